@@ -1,0 +1,154 @@
+//! The config file as written: plain serde structs, checked by `validate.rs`.
+
+use serde::Deserialize;
+
+use super::secret::SecretSource;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub public_base_url: String,
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    #[serde(default)]
+    pub demo: bool,
+    pub secrets: SecretsFile,
+    #[serde(default)]
+    pub redirects: RedirectsFile,
+    #[serde(default)]
+    pub homeserver_provider: HomeserverProviderFile,
+    #[serde(default)]
+    pub lifetimes: LifetimesFile,
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamFile>,
+    #[serde(default)]
+    pub departments: Vec<DepartmentFile>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8008".to_owned()
+}
+
+fn default_database_url() -> String {
+    "sqlite:sso-bridge.db".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsFile {
+    pub encryption_key: SecretSource,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectsFile {
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HomeserverProviderFile {
+    pub idp_id: String,
+    pub idp_name: String,
+}
+
+impl Default for HomeserverProviderFile {
+    fn default() -> Self {
+        Self {
+            idp_id: "university".to_owned(),
+            idp_name: "University login".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifetimesFile {
+    pub flow_seconds: i64,
+    pub authorization_code_seconds: i64,
+    pub access_token_seconds: i64,
+    pub login_token_route_seconds: i64,
+}
+
+impl Default for LifetimesFile {
+    fn default() -> Self {
+        Self {
+            flow_seconds: 30 * 60,
+            authorization_code_seconds: 60,
+            access_token_seconds: 5 * 60,
+            login_token_route_seconds: 5 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum UpstreamFile {
+    Oidc(OidcUpstreamFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcUpstreamFile {
+    pub id: String,
+    pub name: Option<String>,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretSource,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec![
+        "openid".to_owned(),
+        "profile".to_owned(),
+        "email".to_owned(),
+    ]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentFile {
+    pub id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub icon: Option<String>,
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    pub homeserver: HomeserverFile,
+    pub client_secret: SecretSource,
+    pub upstream: String,
+    pub membership: MembershipFile,
+    #[serde(default = "default_localpart_template")]
+    pub localpart_template: String,
+    #[serde(default = "default_display_name_template")]
+    pub display_name_template: String,
+}
+
+fn default_localpart_template() -> String {
+    "{preferred_username}".to_owned()
+}
+
+fn default_display_name_template() -> String {
+    "{name}".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeserverFile {
+    pub base_url: String,
+    pub server_name: String,
+    /// Where the homeserver's OIDC callback lives; default: `{base_url}_synapse/client/oidc/callback`.
+    pub oidc_redirect_uris: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipFile {
+    pub claim: String,
+    pub any_of: Vec<String>,
+}

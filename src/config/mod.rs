@@ -1,0 +1,179 @@
+//! Typed configuration: read one TOML file, resolve secrets, validate everything,
+//! and fail with messages that name the key and say how to fix it.
+
+mod file;
+mod secret;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use url::Url;
+
+use crate::identity::{ClaimTemplate, MembershipRule};
+pub use secret::{Secret, SecretSource};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The bridge's public address, with a trailing slash; also its OpenID Provider issuer.
+    pub public_base_url: Url,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub demo: bool,
+    pub encryption_key: Secret,
+    pub allowed_redirect_origins: Vec<url::Origin>,
+    pub homeserver_provider: HomeserverProvider,
+    pub lifetimes: Lifetimes,
+    pub upstreams: Vec<Upstream>,
+    pub departments: Vec<Department>,
+}
+
+/// How the departments' homeservers name the bridge in their `oidc_providers`.
+#[derive(Debug, Clone)]
+pub struct HomeserverProvider {
+    pub idp_id: String,
+    pub idp_name: String,
+}
+
+/// Lifetimes, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub flow: i64,
+    pub authorization_code: i64,
+    pub access_token: i64,
+    pub login_token_route: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    Oidc(OidcUpstream),
+}
+
+impl Upstream {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Oidc(o) => &o.id,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcUpstream {
+    pub id: String,
+    pub name: String,
+    /// Exactly as the IdP's discovery document writes it (a trailing slash matters).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+    pub logo_url: Option<Url>,
+    pub icon: Option<String>,
+    pub email_domains: Vec<String>,
+    pub homeserver: Homeserver,
+    pub client_secret: Secret,
+    pub upstream: String,
+    pub membership: MembershipRule,
+    pub localpart_template: ClaimTemplate,
+    pub display_name_template: ClaimTemplate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Homeserver {
+    /// Client-server API base URL, with a trailing slash: what clients get as `homeserver`.
+    pub base_url: Url,
+    pub server_name: String,
+    /// Exact redirect URIs the homeserver may use at the bridge's `authorize`.
+    pub oidc_redirect_uris: Vec<String>,
+}
+
+/// Every problem found in a config file, each naming its key.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", render_problems(.0))]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+#[derive(Debug, Clone)]
+pub struct ConfigProblem {
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+fn render_problems(problems: &[ConfigProblem]) -> String {
+    let mut out = format!("the configuration has {} problem(s):", problems.len());
+    for p in problems {
+        out.push_str(&format!("\n  - `{}`: {}. Fix: {}", p.key, p.problem, p.fix));
+    }
+    out
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(vec![ConfigProblem {
+                key: "--config".into(),
+                problem: format!("cannot read {}: {e}", path.display()),
+                fix: "pass the path of a readable TOML file (see config.example.toml)".into(),
+            }])
+        })?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let parsed: file::ConfigFile = toml::from_str(text).map_err(|e| {
+            ConfigError(vec![ConfigProblem {
+                key: e
+                    .span()
+                    .map(|s| format!("TOML at bytes {}..{}", s.start, s.end))
+                    .unwrap_or_else(|| "TOML".into()),
+                problem: e.message().to_owned(),
+                fix: "correct the syntax or the key name; unknown keys are refused so typos do not go unnoticed".into(),
+            }])
+        })?;
+        validate::validate(parsed)
+    }
+
+    pub fn department(&self, id: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.id == id)
+    }
+
+    pub fn upstream(&self, id: &str) -> Option<&Upstream> {
+        self.upstreams.iter().find(|u| u.id() == id)
+    }
+
+    /// The department whose e-mail domains include this address's domain.
+    pub fn department_for_email(&self, address: &str) -> Option<&Department> {
+        let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        if domain.is_empty() {
+            return None;
+        }
+        self.departments
+            .iter()
+            .find(|d| d.email_domains.contains(&domain))
+    }
+
+    /// A URL under the bridge's public base.
+    pub fn url(&self, path: &str) -> Url {
+        let mut url = self.public_base_url.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base}/{}", path.trim_start_matches('/')));
+        url
+    }
+
+    /// Cookies get `Secure` unless the bridge is served over plain HTTP (loopback tests, demo).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_base_url.scheme() == "https"
+    }
+
+    /// The OpenID Provider issuer: exactly the public base URL.
+    pub fn issuer(&self) -> &str {
+        self.public_base_url.as_str()
+    }
+}

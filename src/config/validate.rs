@@ -1,0 +1,532 @@
+//! Turns the file as written into a `Config`, collecting every problem with its key.
+
+use std::collections::HashSet;
+
+use url::Url;
+
+use super::file::{ConfigFile, DepartmentFile, OidcUpstreamFile, UpstreamFile};
+use super::{
+    Config, ConfigError, ConfigProblem, Department, Homeserver, HomeserverProvider, Lifetimes,
+    OidcUpstream, Secret, SecretSource, Upstream,
+};
+use crate::identity::{ClaimTemplate, MembershipRule};
+
+#[derive(Default)]
+struct Problems(Vec<ConfigProblem>);
+
+impl Problems {
+    fn add(&mut self, key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(ConfigProblem {
+            key: key.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    fn secret(&mut self, key: &str, source: &SecretSource, min_len: usize) -> Secret {
+        match source.resolve() {
+            Ok(secret) if secret.expose().len() >= min_len => secret,
+            Ok(_) => {
+                self.add(
+                    key,
+                    format!("the secret is shorter than {min_len} characters"),
+                    "use a long random value, e.g. `openssl rand -hex 32`",
+                );
+                Secret::new("")
+            }
+            Err(e) => {
+                self.add(
+                    key,
+                    e,
+                    "give the secret inline (\"...\"), as { file = \"/path\" } or as { env = \"VAR\" }",
+                );
+                Secret::new("")
+            }
+        }
+    }
+
+    fn http_url(&mut self, key: &str, value: &str) -> Url {
+        match Url::parse(value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                if !url.username().is_empty() || url.password().is_some() {
+                    self.add(
+                        key,
+                        "the URL contains credentials",
+                        "remove `user:password@`",
+                    );
+                }
+                if url.query().is_some() || url.fragment().is_some() {
+                    self.add(
+                        key,
+                        "the URL has a query or fragment",
+                        "give a plain base URL",
+                    );
+                }
+                with_trailing_slash(url)
+            }
+            Ok(_) => {
+                self.add(
+                    key,
+                    format!("{value:?} is not an http(s) URL"),
+                    "write it as https://host/",
+                );
+                placeholder_url()
+            }
+            Err(e) => {
+                self.add(
+                    key,
+                    format!("{value:?} is not a URL: {e}"),
+                    "write it as https://host/",
+                );
+                placeholder_url()
+            }
+        }
+    }
+}
+
+fn placeholder_url() -> Url {
+    Url::parse("http://invalid.invalid/").unwrap_or_else(|_| unreachable!("constant URL parses"))
+}
+
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
+    let mut p = Problems::default();
+
+    let public_base_url = p.http_url("public_base_url", &file.public_base_url);
+    let listen = file.listen.parse().unwrap_or_else(|_| {
+        p.add(
+            "listen",
+            format!("{:?} is not an address:port", file.listen),
+            "write e.g. \"127.0.0.1:8008\" or \"[::]:8008\"",
+        );
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8008))
+    });
+    if !(file.database_url.starts_with("sqlite:") || file.database_url.starts_with("postgres")) {
+        p.add(
+            "database_url",
+            "only SQLite and PostgreSQL are supported",
+            "write sqlite:/path/to/sso-bridge.db or postgres://user@host/db",
+        );
+    }
+    let encryption_key = p.secret("secrets.encryption_key", &file.secrets.encryption_key, 32);
+
+    let mut allowed_redirect_origins = Vec::new();
+    for (i, origin) in file.redirects.allowed_origins.iter().enumerate() {
+        let key = format!("redirects.allowed_origins[{i}]");
+        match Url::parse(origin) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.path() == "/"
+                    && url.query().is_none()
+                    && url.username().is_empty() =>
+            {
+                allowed_redirect_origins.push(url.origin());
+            }
+            _ => p.add(
+                key,
+                format!("{origin:?} is not an origin"),
+                "write scheme, host and optional port only, e.g. \"https://app.element.io\"",
+            ),
+        }
+    }
+
+    let provider = file.homeserver_provider;
+    if !valid_id(&provider.idp_id) {
+        p.add(
+            "homeserver_provider.idp_id",
+            "must be 1–64 characters of a-z, 0-9, - and _",
+            "e.g. \"university\"",
+        );
+    }
+
+    let l = file.lifetimes;
+    for (key, value, max) in [
+        ("lifetimes.flow_seconds", l.flow_seconds, 24 * 3600),
+        (
+            "lifetimes.authorization_code_seconds",
+            l.authorization_code_seconds,
+            600,
+        ),
+        (
+            "lifetimes.access_token_seconds",
+            l.access_token_seconds,
+            24 * 3600,
+        ),
+        (
+            "lifetimes.login_token_route_seconds",
+            l.login_token_route_seconds,
+            3600,
+        ),
+    ] {
+        if value <= 0 || value > max {
+            p.add(
+                key,
+                format!("{value} is out of range"),
+                format!("use 1 to {max} seconds"),
+            );
+        }
+    }
+
+    let mut upstreams = Vec::new();
+    let mut upstream_ids = HashSet::new();
+    for (i, upstream) in file.upstreams.into_iter().enumerate() {
+        match upstream {
+            UpstreamFile::Oidc(o) => {
+                let u = oidc_upstream(&mut p, i, o);
+                if !upstream_ids.insert(u.id.clone()) {
+                    p.add(
+                        format!("upstreams[{i}].id"),
+                        format!("{:?} is used twice", u.id),
+                        "give each upstream its own id",
+                    );
+                }
+                upstreams.push(Upstream::Oidc(u));
+            }
+        }
+    }
+    if upstreams.is_empty() {
+        p.add(
+            "upstreams",
+            "no upstream identity provider is configured",
+            "add an [[upstreams]] table (see config.example.toml)",
+        );
+    }
+
+    let mut departments = Vec::new();
+    let mut department_ids = HashSet::new();
+    let mut domains = HashSet::new();
+    for (i, d) in file.departments.into_iter().enumerate() {
+        let dept = department(&mut p, i, d, &upstream_ids);
+        if !department_ids.insert(dept.id.clone()) {
+            p.add(
+                format!("departments[{i}].id"),
+                format!("{:?} is used twice", dept.id),
+                "give each department its own id",
+            );
+        }
+        for domain in &dept.email_domains {
+            if !domains.insert(domain.clone()) {
+                p.add(
+                    format!("departments[{i}].email_domains"),
+                    format!("{domain:?} already routes to another department"),
+                    "an e-mail domain may route to one department only",
+                );
+            }
+        }
+        departments.push(dept);
+    }
+    if departments.is_empty() {
+        p.add(
+            "departments",
+            "no department is configured",
+            "add a [[departments]] table (see config.example.toml)",
+        );
+    }
+
+    if !p.0.is_empty() {
+        return Err(ConfigError(p.0));
+    }
+    Ok(Config {
+        public_base_url,
+        listen,
+        database_url: file.database_url,
+        demo: file.demo,
+        encryption_key,
+        allowed_redirect_origins,
+        homeserver_provider: HomeserverProvider {
+            idp_id: provider.idp_id,
+            idp_name: provider.idp_name,
+        },
+        lifetimes: Lifetimes {
+            flow: l.flow_seconds,
+            authorization_code: l.authorization_code_seconds,
+            access_token: l.access_token_seconds,
+            login_token_route: l.login_token_route_seconds,
+        },
+        upstreams,
+        departments,
+    })
+}
+
+fn oidc_upstream(p: &mut Problems, i: usize, o: OidcUpstreamFile) -> OidcUpstream {
+    let key = |k: &str| format!("upstreams[{i}].{k}");
+    if !valid_id(&o.id) {
+        p.add(
+            key("id"),
+            format!("{:?} is not a valid id", o.id),
+            "use 1–64 characters of a-z, 0-9, - and _",
+        );
+    }
+    if !matches!(Url::parse(&o.issuer), Ok(url) if matches!(url.scheme(), "http" | "https")) {
+        p.add(
+            key("issuer"),
+            format!("{:?} is not an http(s) URL", o.issuer),
+            "give the IdP's issuer exactly as its discovery document says",
+        );
+    }
+    if !o.scopes.iter().any(|s| s == "openid") {
+        p.add(
+            key("scopes"),
+            "the `openid` scope is missing",
+            "add \"openid\" to scopes",
+        );
+    }
+    if o.client_id.is_empty() {
+        p.add(
+            key("client_id"),
+            "is empty",
+            "give the client id the IdP registered for the bridge",
+        );
+    }
+    let client_secret = p.secret(&key("client_secret"), &o.client_secret, 1);
+    OidcUpstream {
+        name: o.name.unwrap_or_else(|| o.id.clone()),
+        id: o.id,
+        issuer: o.issuer,
+        client_id: o.client_id,
+        client_secret,
+        scopes: o.scopes,
+    }
+}
+
+fn department(
+    p: &mut Problems,
+    i: usize,
+    d: DepartmentFile,
+    upstreams: &HashSet<String>,
+) -> Department {
+    let key = |k: &str| format!("departments[{i}].{k}");
+    if !valid_id(&d.id) {
+        p.add(key("id"), format!("{:?} is not a valid id", d.id), "use 1–64 characters of a-z, 0-9, - and _ (it is also the department homeserver's client_id)");
+    }
+    if d.name.trim().is_empty() {
+        p.add(
+            key("name"),
+            "is empty",
+            "give the name users see in the picker",
+        );
+    }
+    let logo_url = d.logo_url.as_deref().map(|logo| match Url::parse(logo) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+        _ => {
+            p.add(
+                key("logo_url"),
+                format!("{logo:?} is not an http(s) URL"),
+                "give an absolute URL of an image",
+            );
+            placeholder_url()
+        }
+    });
+    if let Some(icon) = &d.icon
+        && !icon.starts_with("mxc://")
+    {
+        p.add(
+            key("icon"),
+            format!("{icon:?} is not an mxc:// URI"),
+            "upload the icon to a homeserver and give its mxc:// URI, or remove the key",
+        );
+    }
+    let mut email_domains = Vec::new();
+    for domain in &d.email_domains {
+        let normalized = domain.trim().trim_start_matches('@').to_ascii_lowercase();
+        if normalized.is_empty()
+            || normalized.contains(['@', '/', ' '])
+            || !normalized.contains('.')
+        {
+            p.add(
+                key("email_domains"),
+                format!("{domain:?} is not a domain"),
+                "write domains like \"eng.ac.cdl\"",
+            );
+        } else {
+            email_domains.push(normalized);
+        }
+    }
+    let base_url = p.http_url(&key("homeserver.base_url"), &d.homeserver.base_url);
+    if d.homeserver.server_name.trim().is_empty() {
+        p.add(
+            key("homeserver.server_name"),
+            "is empty",
+            "give the server name in the department's user ids, e.g. \"eng.ac.cdl\"",
+        );
+    }
+    let oidc_redirect_uris = match d.homeserver.oidc_redirect_uris {
+        Some(uris) if !uris.is_empty() => {
+            for uri in &uris {
+                if !matches!(Url::parse(uri), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+                    p.add(
+                        key("homeserver.oidc_redirect_uris"),
+                        format!("{uri:?} is not an http(s) URL"),
+                        "give the homeserver's full OIDC callback URL",
+                    );
+                }
+            }
+            uris
+        }
+        Some(_) => {
+            p.add(
+                key("homeserver.oidc_redirect_uris"),
+                "is empty",
+                "remove the key to use the Synapse default, or list the callback URLs",
+            );
+            Vec::new()
+        }
+        None => vec![format!("{base_url}_synapse/client/oidc/callback")],
+    };
+    let client_secret = p.secret(&key("client_secret"), &d.client_secret, 16);
+    if !upstreams.contains(&d.upstream) {
+        p.add(
+            key("upstream"),
+            format!("{:?} names no configured upstream", d.upstream),
+            "use the id of one of the [[upstreams]]",
+        );
+    }
+    if d.membership.claim.trim().is_empty() || d.membership.any_of.is_empty() {
+        p.add(key("membership"), "the rule is empty", "name a claim and at least one accepted value, e.g. { claim = \"department\", any_of = [\"eng\"] }");
+    }
+    let mut template = |k: &str, source: &str| {
+        ClaimTemplate::parse(source).unwrap_or_else(|e| {
+            p.add(
+                key(k),
+                e.to_string(),
+                "write claim names in braces, e.g. \"{preferred_username}\"",
+            );
+            ClaimTemplate::parse("{sub}")
+                .unwrap_or_else(|_| unreachable!("constant template parses"))
+        })
+    };
+    let localpart_template = template("localpart_template", &d.localpart_template);
+    let display_name_template = template("display_name_template", &d.display_name_template);
+    Department {
+        id: d.id,
+        name: d.name,
+        logo_url,
+        icon: d.icon,
+        email_domains,
+        homeserver: Homeserver {
+            base_url,
+            server_name: d.homeserver.server_name,
+            oidc_redirect_uris,
+        },
+        client_secret,
+        upstream: d.upstream,
+        membership: MembershipRule {
+            claim: d.membership.claim,
+            any_of: d.membership.any_of,
+        },
+        localpart_template,
+        display_name_template,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    const GOOD: &str = r#"
+public_base_url = "https://matrix.ac.cdl"
+[secrets]
+encryption_key = "0123456789abcdef0123456789abcdef"
+[redirects]
+allowed_origins = ["https://app.element.io"]
+[[upstreams]]
+kind = "oidc"
+id = "university"
+issuer = "https://idp.ac.cdl"
+client_id = "bridge"
+client_secret = "s3cret"
+[[departments]]
+id = "eng"
+name = "Engineering"
+email_domains = ["eng.ac.cdl"]
+client_secret = "0123456789abcdef0123"
+upstream = "university"
+membership = { claim = "department", any_of = ["eng"] }
+homeserver = { base_url = "https://matrix.eng.ac.cdl", server_name = "eng.ac.cdl" }
+"#;
+
+    #[test]
+    fn good_config_loads_with_defaults() {
+        let config = Config::parse(GOOD).unwrap();
+        assert_eq!(config.public_base_url.as_str(), "https://matrix.ac.cdl/");
+        assert_eq!(
+            config.departments[0].homeserver.base_url.as_str(),
+            "https://matrix.eng.ac.cdl/"
+        );
+        assert_eq!(config.database_url, "sqlite:sso-bridge.db");
+        assert_eq!(
+            config
+                .department_for_email("Alice@ENG.ac.cdl")
+                .map(|d| d.id.as_str()),
+            Some("eng")
+        );
+        assert!(config.department_for_email("alice@hist.ac.cdl").is_none());
+        assert_eq!(
+            config.url("/_sso_bridge/x").as_str(),
+            "https://matrix.ac.cdl/_sso_bridge/x"
+        );
+    }
+
+    #[test]
+    fn problems_name_their_key_and_fix() {
+        let bad = GOOD
+            .replace("\"https://idp.ac.cdl\"", "\"not a url\"")
+            .replace("upstream = \"university\"", "upstream = \"nope\"")
+            .replace("\"0123456789abcdef0123\"", "\"short\"")
+            .replace(
+                "\"https://app.element.io\"",
+                "\"https://app.element.io/path\"",
+            );
+        let err = Config::parse(&bad).unwrap_err().to_string();
+        for needle in [
+            "`upstreams[0].issuer`",
+            "`departments[0].upstream`",
+            "`departments[0].client_secret`",
+            "`redirects.allowed_origins[0]`",
+            "Fix:",
+        ] {
+            assert!(err.contains(needle), "{needle} missing in {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_secrets_are_refused() {
+        let err = Config::parse(&GOOD.replace("[redirects]", "[redirects]\nallowed_orgins = []"))
+            .unwrap_err();
+        assert!(err.to_string().contains("allowed_orgins"), "{err}");
+        let err = Config::parse(&GOOD.replace(
+            "encryption_key = \"0123456789abcdef0123456789abcdef\"",
+            "encryption_key = { env = \"SSO_BRIDGE_TEST_SURELY_UNSET\" }",
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("SSO_BRIDGE_TEST_SURELY_UNSET is not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = Config::parse(GOOD).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("0123456789abcdef0123"), "{debug}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+    }
+}

@@ -1,0 +1,71 @@
+//! Completion: the department's homeserver comes back with its `loginToken`; the
+//! client gets `loginToken` and `homeserver` (MSC1731).
+
+use super::{BrowserSecret, ClientRedirect, FlowError, Next, state};
+use crate::crypto::hash_secret;
+use crate::services::Services;
+
+/// Synapse tokens are `syl_` plus about 40 characters; anything far longer is not a token.
+const MAX_LOGIN_TOKEN_LEN: usize = 512;
+
+pub async fn complete(
+    services: &Services,
+    browser: Option<&BrowserSecret>,
+    flow_id: &str,
+    login_token: Option<&str>,
+) -> Result<Next, FlowError> {
+    let now = services.now();
+    let flow = services
+        .store
+        .flow(flow_id, now)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
+    if flow.browser_hash != browser.hash() {
+        return Err(FlowError::WrongBrowser);
+    }
+    let login_token = login_token
+        .filter(|t| !t.is_empty() && t.len() <= MAX_LOGIN_TOKEN_LEN)
+        .ok_or(FlowError::BadLoginToken)?;
+    let department = flow
+        .department
+        .as_deref()
+        .and_then(|d| services.config.department(d))
+        .ok_or(FlowError::OutOfOrder)?;
+    let redirect = ClientRedirect::parse(flow.redirect_url.as_deref().unwrap_or_default())?;
+    if !services
+        .store
+        .advance_flow(&flow.id, state::AUTHORIZED, state::COMPLETED, None, now)
+        .await?
+    {
+        return Err(FlowError::OutOfOrder);
+    }
+    let homeserver = department.homeserver.base_url.as_str();
+    services
+        .store
+        .remember_login_token(
+            &hash_secret(login_token),
+            &department.id,
+            homeserver,
+            now,
+            now + services.config.lifetimes.login_token_route,
+        )
+        .await?;
+    services
+        .metrics
+        .login_completed(&department.id, now - flow.created_at);
+    tracing::info!(flow = %flow.id, department = %department.id, "login completed");
+    let url = redirect.with_login(login_token, homeserver);
+    let config = &services.config;
+    if redirect.is_trusted(
+        &config.allowed_redirect_origins,
+        &config.public_base_url.origin(),
+    ) {
+        Ok(Next::Redirect(url))
+    } else {
+        Ok(Next::Confirm {
+            host: redirect.display_host(),
+            url,
+        })
+    }
+}

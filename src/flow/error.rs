@@ -1,0 +1,64 @@
+//! Everything that can stop a login, with a stable reason for logs and metrics.
+
+use super::RedirectUrlError;
+use crate::identity::MappingError;
+use crate::provider::ProviderError;
+use crate::provider::authorize::AuthorizeError;
+use crate::store::StoreError;
+use crate::upstream::UpstreamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("unknown department {0:?}")]
+    UnknownDepartment(String),
+    #[error("invalid redirect URL: {0}")]
+    BadRedirect(#[from] RedirectUrlError),
+    #[error("the browser did not send the login cookie")]
+    NoBrowserSession,
+    #[error("the login is unknown or has expired")]
+    Expired,
+    #[error("the login belongs to another browser")]
+    WrongBrowser,
+    #[error("this step of the login was already done, or done out of order")]
+    OutOfOrder,
+    #[error("the user is not a member of department {department} ({rule})")]
+    NotAMember { department: String, rule: String },
+    #[error("the identity provider refused the login: {0}")]
+    UpstreamDenied(String),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    #[error(transparent)]
+    Authorize(#[from] AuthorizeError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the homeserver returned no usable login token")]
+    BadLoginToken,
+}
+
+impl FlowError {
+    /// A short stable label for metrics and log lines.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownDepartment(_) => "unknown_department",
+            Self::BadRedirect(_) => "bad_redirect_url",
+            Self::NoBrowserSession => "no_cookie",
+            Self::Expired => "expired",
+            Self::WrongBrowser => "wrong_browser",
+            Self::OutOfOrder => "out_of_order",
+            Self::NotAMember { .. } => "not_a_member",
+            Self::UpstreamDenied(_) => "upstream_denied",
+            Self::Upstream(UpstreamError::Unavailable(_)) => "upstream_unavailable",
+            Self::Upstream(_) => "upstream_invalid",
+            Self::Mapping(MappingError::Store(_)) => "database",
+            Self::Mapping(_) => "mapping",
+            Self::Authorize(_) => "bad_authorize_request",
+            Self::Provider(_) => "provider",
+            Self::Store(_) => "database",
+            Self::BadLoginToken => "bad_login_token",
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The login state machine:
+//! started → (department chosen) upstream → authenticated → authorized → completed.
+//!
+//! A flow is a database row plus a browser cookie; every step checks both, and
+//! every transition is a compare-and-set so no step can run twice.
+
+mod authorize;
+mod browser;
+mod client_redirect;
+mod complete;
+mod error;
+mod start;
+mod upstream;
+
+pub use authorize::authorize;
+pub use browser::BrowserSecret;
+pub use client_redirect::{ClientRedirect, RedirectUrlError};
+pub use complete::complete;
+pub use error::FlowError;
+pub use start::{StartRequest, choose_department, start};
+pub use upstream::{CallbackParams, oidc_callback};
+
+use url::Url;
+
+/// Flow states, as stored.
+pub mod state {
+    pub const STARTED: &str = "started";
+    pub const UPSTREAM: &str = "upstream";
+    pub const AUTHENTICATED: &str = "authenticated";
+    pub const AUTHORIZED: &str = "authorized";
+    pub const COMPLETED: &str = "completed";
+}
+
+/// How a flow began: a Matrix client at the bridge, or a homeserver's `authorize`.
+pub mod origin {
+    pub const CLIENT: &str = "client";
+    pub const HOMESERVER: &str = "homeserver";
+}
+
+/// What the browser should see next.
+#[derive(Debug)]
+pub enum Next {
+    /// Show the department picker for this flow.
+    Picker { flow_id: String },
+    /// Send the browser on.
+    Redirect(Url),
+    /// The client's origin is not on the allow-list: ask before handing over the token.
+    Confirm { url: Url, host: String },
+}

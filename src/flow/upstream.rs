@@ -1,0 +1,223 @@
+//! Handing the user to the department's identity provider, and taking them back.
+
+use super::{BrowserSecret, FlowError, Next, origin, state};
+use crate::config::Department;
+use crate::crypto::hash_secret;
+use crate::identity::resolve_identity;
+use crate::provider::authorize::AuthorizeRequest;
+use crate::services::Services;
+use crate::store::FlowRow;
+use crate::upstream::oidc::UpstreamRequestSecrets;
+use url::Url;
+
+/// Binds a fresh upstream request to the flow and returns the IdP's login URL.
+pub(super) async fn begin(
+    services: &Services,
+    browser: &BrowserSecret,
+    flow_id: &str,
+    department: &Department,
+    login_hint: Option<&str>,
+) -> Result<Url, FlowError> {
+    let client = services
+        .upstreams
+        .oidc(&department.upstream)
+        .ok_or_else(|| FlowError::UnknownDepartment(department.id.clone()))?;
+    let upstream_state = services.random.token(32);
+    let advanced = services
+        .store
+        .flow_to_upstream(
+            flow_id,
+            &department.id,
+            client.id(),
+            &hash_secret(&upstream_state),
+            services.now(),
+        )
+        .await?;
+    if !advanced {
+        return Err(FlowError::OutOfOrder);
+    }
+    let nonce = browser.nonce(flow_id);
+    let verifier = browser.pkce_verifier(flow_id);
+    let secrets = UpstreamRequestSecrets {
+        state: &upstream_state,
+        nonce: &nonce,
+        pkce_verifier: &verifier,
+    };
+    Ok(client.authorization_url(&secrets, login_hint).await?)
+}
+
+/// What the IdP sent back to the OIDC callback.
+pub struct CallbackParams<'a> {
+    pub code: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub error_description: Option<&'a str>,
+    /// RFC 9207 `iss`, when the IdP sends it.
+    pub iss: Option<&'a str>,
+}
+
+/// The OIDC callback: the flow is found by the hash of `state` and must belong to
+/// this browser; then the code is redeemed, membership checked, identity mapped.
+pub async fn oidc_callback(
+    services: &Services,
+    browser: Option<&BrowserSecret>,
+    upstream_id: &str,
+    params: CallbackParams<'_>,
+) -> Result<Next, FlowError> {
+    let now = services.now();
+    let upstream_state = params
+        .state
+        .filter(|s| !s.is_empty())
+        .ok_or(FlowError::Expired)?;
+    let flow = services
+        .store
+        .flow_by_upstream_state(&hash_secret(upstream_state), now)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
+    if flow.browser_hash != browser.hash() {
+        return Err(FlowError::WrongBrowser);
+    }
+    let result = authenticate(services, browser, upstream_id, &flow, &params).await;
+    match result {
+        Ok(identity_id) => after_authentication(services, browser, &flow, &identity_id).await,
+        Err(e) => {
+            services.store.fail_flow(&flow.id, e.reason(), now).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn authenticate(
+    services: &Services,
+    browser: &BrowserSecret,
+    upstream_id: &str,
+    flow: &FlowRow,
+    params: &CallbackParams<'_>,
+) -> Result<String, FlowError> {
+    if flow.state != state::UPSTREAM || flow.upstream_id.as_deref() != Some(upstream_id) {
+        return Err(FlowError::OutOfOrder);
+    }
+    let department = flow
+        .department
+        .as_deref()
+        .and_then(|d| services.config.department(d))
+        .ok_or_else(|| FlowError::UnknownDepartment(flow.department.clone().unwrap_or_default()))?;
+    let client = services
+        .upstreams
+        .oidc(upstream_id)
+        .ok_or_else(|| FlowError::UnknownDepartment(department.id.clone()))?;
+    if let Some(error) = params.error {
+        return Err(FlowError::UpstreamDenied(format!(
+            "{error}{}",
+            params
+                .error_description
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        )));
+    }
+    if let Some(iss) = params.iss
+        && iss != client.issuer()
+    {
+        return Err(FlowError::Upstream(
+            crate::upstream::UpstreamError::Invalid(
+                "the authorization response names another issuer (mix-up)".into(),
+            ),
+        ));
+    }
+    let code = params.code.filter(|c| !c.is_empty()).ok_or_else(|| {
+        FlowError::UpstreamDenied("the identity provider returned no code".into())
+    })?;
+    let nonce = browser.nonce(&flow.id);
+    let verifier = browser.pkce_verifier(&flow.id);
+    let secrets = UpstreamRequestSecrets {
+        state: "",
+        nonce: &nonce,
+        pkce_verifier: &verifier,
+    };
+    let upstream = client.redeem(code, &secrets).await?;
+    if !department.membership.admits(&upstream.claims) {
+        tracing::warn!(
+            flow = %flow.id,
+            department = %department.id,
+            issuer = %upstream.issuer,
+            subject = %upstream.subject,
+            rule = %department.membership.describe(),
+            "upstream user is not a member of the department"
+        );
+        return Err(FlowError::NotAMember {
+            department: department.name.clone(),
+            rule: department.membership.describe(),
+        });
+    }
+    let identity = resolve_identity(
+        &services.store,
+        &services.random,
+        services.now(),
+        department,
+        &upstream,
+    )
+    .await?;
+    if !services
+        .store
+        .advance_flow(
+            &flow.id,
+            state::UPSTREAM,
+            state::AUTHENTICATED,
+            Some(&identity.id),
+            services.now(),
+        )
+        .await?
+    {
+        return Err(FlowError::OutOfOrder);
+    }
+    tracing::info!(flow = %flow.id, department = %department.id, identity = %identity.id, "upstream login verified");
+    Ok(identity.id)
+}
+
+/// A client's flow goes to the department's homeserver, which will come to our
+/// `authorize`; a homeserver's own flow resumes its pending `authorize` at once.
+async fn after_authentication(
+    services: &Services,
+    browser: &BrowserSecret,
+    flow: &FlowRow,
+    identity_id: &str,
+) -> Result<Next, FlowError> {
+    let department = flow
+        .department
+        .as_deref()
+        .and_then(|d| services.config.department(d))
+        .ok_or(FlowError::OutOfOrder)?;
+    if flow.origin == origin::HOMESERVER {
+        let sealed = flow
+            .pending_authorize
+            .as_deref()
+            .ok_or(FlowError::OutOfOrder)?;
+        let request: AuthorizeRequest = browser
+            .sealer(&flow.id)
+            .open(sealed)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(FlowError::WrongBrowser)?;
+        return super::authorize::issue(services, flow, &request, identity_id).await;
+    }
+    Ok(Next::Redirect(homeserver_sso_url(
+        services, department, &flow.id,
+    )))
+}
+
+/// The department homeserver's own SSO start, pointed at the bridge's
+/// provider, coming back to the bridge's completion URL.
+fn homeserver_sso_url(services: &Services, department: &Department, flow_id: &str) -> Url {
+    let mut url = department.homeserver.base_url.clone();
+    let idp = format!("oidc-{}", services.config.homeserver_provider.idp_id);
+    url.set_path(&format!(
+        "{}_matrix/client/v3/login/sso/redirect/{idp}",
+        department.homeserver.base_url.path()
+    ));
+    let mut complete = services.config.url("_sso_bridge/complete");
+    complete.query_pairs_mut().append_pair("flow", flow_id);
+    url.query_pairs_mut()
+        .append_pair("redirectUrl", complete.as_str());
+    url
+}

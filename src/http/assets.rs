@@ -1,0 +1,35 @@
+//! The few static files, compiled into the binary.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use super::error::HttpError;
+
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../templates/static/style.css"),
+    ),
+    (
+        "picker.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../templates/static/picker.js"),
+    ),
+    (
+        "demo.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../templates/static/demo.js"),
+    ),
+];
+
+pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, HttpError> {
+    let (_, content_type, body) = ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name.as_str())
+        .ok_or_else(HttpError::not_found_page)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, *content_type))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(*body))
+}

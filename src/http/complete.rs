@@ -1,0 +1,33 @@
+//! The department's homeserver comes back here with its `loginToken`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::error::HttpError;
+use super::{cookies, respond};
+use crate::flow;
+use crate::services::Services;
+
+#[derive(Deserialize)]
+pub struct CompleteQuery {
+    flow: String,
+    #[serde(rename = "loginToken")]
+    login_token: Option<String>,
+}
+
+pub async fn complete(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    query: web::Query<CompleteQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let browser = cookies::browser_secret(&request);
+    let next = flow::complete(
+        &services,
+        browser.as_ref(),
+        &query.flow,
+        query.login_token.as_deref(),
+    )
+    .await
+    .map_err(|e| HttpError::from_flow(&services, e))?;
+    Ok(respond::next(&services, next, Vec::new()))
+}

@@ -1,0 +1,38 @@
+//! A tiny MSC1731-aware client page, served only when `demo = true`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::error::HttpError;
+use super::pages::{DemoPage, html};
+use crate::services::Services;
+
+pub async fn demo(services: web::Data<Services>) -> Result<HttpResponse, HttpError> {
+    if !services.config.demo {
+        return Err(HttpError::not_found_page());
+    }
+    let config = &services.config;
+    let here = config.url("_sso_bridge/demo");
+    let login = |path: &str| {
+        let mut url = config.url(path);
+        url.query_pairs_mut()
+            .append_pair("redirectUrl", here.as_str());
+        url.to_string()
+    };
+    Ok(html(
+        StatusCode::OK,
+        &DemoPage {
+            login_url: login("_matrix/client/v3/login/sso/redirect"),
+            departments: config
+                .departments
+                .iter()
+                .map(|d| {
+                    (
+                        d.name.clone(),
+                        login(&format!("_matrix/client/v3/login/sso/redirect/{}", d.id)),
+                    )
+                })
+                .collect(),
+        },
+    ))
+}

@@ -1,0 +1,111 @@
+//! The Matrix front door: versions, well-known, login flows, SSO redirect.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::error::HttpError;
+use super::{cookies, respond};
+use crate::flow::{self, StartRequest};
+use crate::services::Services;
+
+pub async fn versions() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "versions": ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"],
+        "unstable_features": { "org.matrix.msc1731": true, "org.matrix.msc1730": true },
+    }))
+}
+
+pub async fn well_known(services: web::Data<Services>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "m.homeserver": { "base_url": services.config.public_base_url.as_str() },
+    }))
+}
+
+/// `GET /login`: one SSO identity provider per department (MSC2858), and token login.
+pub async fn login_flows(services: web::Data<Services>) -> HttpResponse {
+    let providers: Vec<serde_json::Value> = services
+        .config
+        .departments
+        .iter()
+        .map(|d| {
+            let mut idp = serde_json::json!({ "id": d.id, "name": d.name });
+            if let Some(icon) = &d.icon {
+                idp["icon"] = icon.clone().into();
+            }
+            idp
+        })
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({
+        "flows": [
+            { "type": "m.login.sso", "identity_providers": providers },
+            { "type": "m.login.token" },
+        ]
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct RedirectQuery {
+    #[serde(rename = "redirectUrl")]
+    redirect_url: Option<String>,
+    login_hint: Option<String>,
+}
+
+pub async fn sso_redirect(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    query: web::Query<RedirectQuery>,
+    idp: Option<String>,
+) -> Result<HttpResponse, HttpError> {
+    if let Some(id) = &idp
+        && services.config.department(id).is_none()
+    {
+        return Err(HttpError::page(
+            StatusCode::NOT_FOUND,
+            "Unknown department",
+            format!(
+                "There is no department called “{id}” at this login service. Go back to your Matrix app and choose “University login” to see the list of departments."
+            ),
+        ));
+    }
+    let (browser, cookie) = cookies::browser_secret_or_new(&services, &request);
+    let next = flow::start(
+        &services,
+        &browser,
+        StartRequest {
+            redirect_url: query.redirect_url.as_deref(),
+            department: idp.as_deref(),
+            login_hint: query.login_hint.as_deref(),
+        },
+    )
+    .await
+    .map_err(|e| HttpError::from_flow(&services, e))?;
+    Ok(respond::next(&services, next, vec![cookie]))
+}
+
+pub async fn sso_redirect_with_idp(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    query: web::Query<RedirectQuery>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, HttpError> {
+    let (_version, idp) = path.into_inner();
+    sso_redirect(services, request, query, Some(idp)).await
+}
+
+pub async fn sso_redirect_picker(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    query: web::Query<RedirectQuery>,
+) -> Result<HttpResponse, HttpError> {
+    sso_redirect(services, request, query, None).await
+}
+
+/// Anything else under `/_matrix`: the Matrix way of saying "not here".
+pub async fn unrecognized() -> Result<HttpResponse, HttpError> {
+    Err(HttpError::matrix(
+        StatusCode::NOT_FOUND,
+        "M_UNRECOGNIZED",
+        "Unrecognized request",
+    ))
+}

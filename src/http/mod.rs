@@ -1,0 +1,103 @@
+//! The HTTP edge: routes, security headers, and the server. Handlers are short:
+//! they extract, call into `flow` or `provider`, and respond.
+
+mod assets;
+mod complete;
+mod cookies;
+mod demo;
+pub mod error;
+mod headers;
+mod matrix;
+mod ops;
+pub mod pages;
+mod picker;
+mod provider;
+mod respond;
+mod upstream;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::services::Services;
+use error::HttpError;
+
+/// Request bodies the bridge accepts are small forms.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Every route of the bridge; also used by in-process tests.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let form_error = |status, page: bool| {
+        web::FormConfig::default()
+            .limit(MAX_FORM_BYTES)
+            .error_handler(move |e, _| {
+                if page {
+                    HttpError::page(
+                        status,
+                        "This form could not be read",
+                        format!("{e}. Go back and try again."),
+                    )
+                    .into()
+                } else {
+                    HttpError::OAuth {
+                        status,
+                        error: "invalid_request",
+                        description: e.to_string(),
+                    }
+                    .into()
+                }
+            })
+    };
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, req| {
+        if req.path().starts_with("/_matrix/client") && !req.path().contains("/login/sso/") {
+            HttpError::matrix(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", e.to_string()).into()
+        } else {
+            HttpError::page(StatusCode::BAD_REQUEST, "This address is not valid", format!("The address is missing something or has a wrong value ({e}). Start again from your Matrix app.")).into()
+        }
+    }))
+    // Matrix front door.
+    .route("/_matrix/client/versions", web::get().to(matrix::versions))
+    .route("/.well-known/matrix/client", web::get().to(matrix::well_known))
+    .route("/_matrix/client/{version:r0|v3}/login", web::get().to(matrix::login_flows))
+    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect", web::get().to(matrix::sso_redirect_picker))
+    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect/{idp}", web::get().to(matrix::sso_redirect_with_idp))
+    // The login flow's own pages.
+    .route("/_sso_bridge/pick", web::get().to(picker::show))
+    .service(web::resource("/_sso_bridge/pick").app_data(form_error(StatusCode::BAD_REQUEST, true)).route(web::post().to(picker::choose)))
+    .route("/_sso_bridge/upstream/oidc/{upstream}/callback", web::get().to(upstream::oidc_callback))
+    .route("/_sso_bridge/complete", web::get().to(complete::complete))
+    // The OpenID Provider for the departments' homeservers.
+    .route("/.well-known/openid-configuration", web::get().to(provider::discovery))
+    .route("/_sso_bridge/op/jwks.json", web::get().to(provider::jwks))
+    .route("/_sso_bridge/op/authorize", web::get().to(provider::authorize))
+    .service(web::resource("/_sso_bridge/op/token").app_data(form_error(StatusCode::BAD_REQUEST, false)).route(web::post().to(provider::token)))
+    .route("/_sso_bridge/op/userinfo", web::route().to(provider::userinfo))
+    // Static files, demo, operations.
+    .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
+    .route("/_sso_bridge/demo", web::get().to(demo::demo))
+    .route("/health", web::get().to(ops::health))
+    .route("/ready", web::get().to(ops::ready))
+    .route("/metrics", web::get().to(ops::metrics))
+    .service(web::scope("/_matrix").default_service(web::to(matrix::unrecognized)));
+}
+
+/// Runs the server until SIGINT/SIGTERM; requests in flight are finished first.
+pub async fn serve(services: Arc<Services>) -> std::io::Result<()> {
+    let listen = services.config.listen;
+    let data = web::Data::from(services.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(from_fn(headers::security_headers))
+            .configure(routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(HttpError::not_found_page())
+            }))
+    })
+    .shutdown_timeout(10)
+    .bind(listen)?;
+    tracing::info!(%listen, public_base_url = %services.config.public_base_url, "sso-bridge listening");
+    server.run().await
+}

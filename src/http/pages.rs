@@ -1,0 +1,128 @@
+//! Typed askama pages and their rendering; every page is checked at compile time.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use askama::Template;
+
+#[derive(Debug, Clone)]
+pub struct DepartmentView {
+    pub id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub domains: String,
+}
+
+#[derive(Template)]
+#[template(path = "picker.html")]
+pub struct PickerPage {
+    pub flow_id: String,
+    pub query: String,
+    pub last: Option<DepartmentView>,
+    pub departments: Vec<DepartmentView>,
+    pub total: usize,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub retry: bool,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub host: String,
+    pub url: String,
+}
+
+#[derive(Template)]
+#[template(path = "demo.html")]
+pub struct DemoPage {
+    pub login_url: String,
+    /// (department name, direct login URL)
+    pub departments: Vec<(String, String)>,
+}
+
+/// Renders a page; a template failure is a bug, answered with a plain 500.
+pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError()
+                .content_type(ContentType::plaintext())
+                .body("internal error")
+        }
+    }
+}
+
+pub fn error_page(status: StatusCode, title: &str, message: &str, retry: bool) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            retry,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dept(id: &str) -> DepartmentView {
+        DepartmentView {
+            id: id.into(),
+            name: format!("<b>{id}</b>"),
+            logo_url: None,
+            domains: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_page_renders_and_escapes() {
+        let picker = PickerPage {
+            flow_id: "f\"1".into(),
+            query: "<script>".into(),
+            last: Some(dept("eng")),
+            departments: vec![dept("eng"), dept("hist")],
+            total: 2,
+        }
+        .render()
+        .unwrap();
+        assert!(!picker.contains("<script>"), "{picker}");
+        assert!(!picker.contains("<b>eng</b>"));
+        assert!(
+            picker.contains("eng&#60;/b&#62;") || picker.contains("eng&lt;/b&gt;"),
+            "{picker}"
+        );
+        let error = ErrorPage {
+            title: "<t>",
+            message: "<m>",
+            retry: true,
+        }
+        .render()
+        .unwrap();
+        assert!(!error.contains("<t>") && !error.contains("<m>"));
+        let confirm = ConfirmPage {
+            host: "evil\"x".into(),
+            url: "https://e/?a=1&b=\"".into(),
+        }
+        .render()
+        .unwrap();
+        assert!(!confirm.contains("evil\"x"));
+        DemoPage {
+            login_url: "/x".into(),
+            departments: vec![("Eng".into(), "/y".into())],
+        }
+        .render()
+        .unwrap();
+    }
+}

@@ -1,0 +1,117 @@
+//! The department picker: server-side search, last choice first, e-mail routing.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::error::HttpError;
+use super::pages::{DepartmentView, PickerPage, html};
+use super::{cookies, respond};
+use crate::config::Department;
+use crate::flow::{self, FlowError};
+use crate::services::Services;
+
+#[derive(Deserialize)]
+pub struct PickerQuery {
+    flow: String,
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn show(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    query: web::Query<PickerQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let fail = |e| HttpError::from_flow(&services, e);
+    let browser =
+        cookies::browser_secret(&request).ok_or_else(|| fail(FlowError::NoBrowserSession))?;
+    let flow = services
+        .store
+        .flow(&query.flow, services.now())
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| fail(FlowError::Expired))?;
+    if flow.browser_hash != browser.hash() {
+        return Err(fail(FlowError::WrongBrowser));
+    }
+    let needle = query.q.trim().to_lowercase();
+    let all = &services.config.departments;
+    let departments: Vec<DepartmentView> = all
+        .iter()
+        .filter(|d| needle.is_empty() || matches(d, &needle))
+        .map(view)
+        .collect();
+    let last = cookies::last_department(&request)
+        .and_then(|id| services.config.department(&id))
+        .map(view);
+    Ok(html(
+        StatusCode::OK,
+        &PickerPage {
+            flow_id: flow.id,
+            query: query.q.clone(),
+            last,
+            departments,
+            total: all.len(),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct PickerForm {
+    flow: String,
+    department: Option<String>,
+    email: Option<String>,
+}
+
+pub async fn choose(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    form: web::Form<PickerForm>,
+) -> Result<HttpResponse, HttpError> {
+    let browser = cookies::browser_secret(&request)
+        .ok_or_else(|| HttpError::from_flow(&services, FlowError::NoBrowserSession))?;
+    let email = form
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let next = flow::choose_department(&services, &browser, &form.flow, form.department.as_deref(), email)
+        .await
+        .map_err(|e| match (e, email) {
+            (FlowError::UnknownDepartment(domain), Some(_)) => HttpError::page(
+                StatusCode::NOT_FOUND,
+                "No department uses this e-mail domain",
+                format!("No department here has e-mail addresses at “{domain}”. Go back and pick your department from the list."),
+            ),
+            (e, _) => HttpError::from_flow(&services, e),
+        })?;
+    let chosen = form
+        .department
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .or_else(|| {
+            email
+                .and_then(|e| services.config.department_for_email(e))
+                .map(|d| d.id.as_str())
+        });
+    let cookies = chosen
+        .map(|d| vec![cookies::last_department_cookie(&services, d)])
+        .unwrap_or_default();
+    Ok(respond::next(&services, next, cookies))
+}
+
+fn matches(department: &Department, needle: &str) -> bool {
+    department.name.to_lowercase().contains(needle)
+        || department.id.contains(needle)
+        || department.email_domains.iter().any(|d| d.contains(needle))
+}
+
+fn view(department: &Department) -> DepartmentView {
+    DepartmentView {
+        id: department.id.clone(),
+        name: department.name.clone(),
+        logo_url: department.logo_url.as_ref().map(|u| u.to_string()),
+        domains: department.email_domains.join(" "),
+    }
+}

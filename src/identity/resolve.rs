@@ -1,0 +1,206 @@
+//! Finds or creates the bridge identity for an upstream user at a department.
+
+use super::{TemplateError, UpstreamIdentity, sanitize_localpart};
+use crate::config::Department;
+use crate::random::Random;
+use crate::store::{IdentityRow, NewIdentity, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    #[error("cannot build a Matrix user name: {0}")]
+    Localpart(TemplateError),
+    #[error("the user name {0:?} from the identity provider has no usable characters")]
+    EmptyLocalpart(String),
+    #[error("no free user name near {0:?}")]
+    Exhausted(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How many suffixed variants (`alice2` … ) to try before giving up.
+const MAX_SUFFIX: u32 = 100;
+
+/// Identity is keyed on (department, issuer, subject); the localpart is chosen once,
+/// and a localpart taken by someone else gets a numeric suffix rather than merging
+/// two people into one account.
+pub async fn resolve_identity(
+    store: &Store,
+    random: &Random,
+    now: i64,
+    department: &Department,
+    upstream: &UpstreamIdentity,
+) -> Result<IdentityRow, MappingError> {
+    let display_name = department
+        .display_name_template
+        .render(&upstream.claims)
+        .ok()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if let Some(existing) = store
+        .identity_by_subject(&department.id, &upstream.issuer, &upstream.subject)
+        .await?
+    {
+        store
+            .touch_identity(&existing.id, display_name.as_deref(), now)
+            .await?;
+        return Ok(IdentityRow {
+            display_name,
+            ..existing
+        });
+    }
+    let raw = department
+        .localpart_template
+        .render(&upstream.claims)
+        .map_err(MappingError::Localpart)?;
+    let base = sanitize_localpart(&raw).ok_or_else(|| MappingError::EmptyLocalpart(raw.clone()))?;
+    let id = random.id();
+    for attempt in 1..=MAX_SUFFIX {
+        let localpart = if attempt == 1 {
+            base.clone()
+        } else {
+            format!("{base}{attempt}")
+        };
+        let inserted = store
+            .insert_identity(NewIdentity {
+                id: &id,
+                department: &department.id,
+                issuer: &upstream.issuer,
+                subject: &upstream.subject,
+                localpart: &localpart,
+                display_name: display_name.as_deref(),
+                now,
+            })
+            .await;
+        match inserted {
+            Ok(()) => {
+                if attempt > 1 {
+                    tracing::warn!(
+                        department = %department.id,
+                        wanted = %base,
+                        assigned = %localpart,
+                        "localpart already taken by another person; assigned a suffixed one"
+                    );
+                }
+                return Ok(IdentityRow {
+                    id,
+                    department: department.id.clone(),
+                    issuer: upstream.issuer.clone(),
+                    subject: upstream.subject.clone(),
+                    localpart,
+                    display_name,
+                });
+            }
+            Err(e) if e.is_unique_violation() => {
+                // Either the localpart is taken, or a concurrent login of the same
+                // person created the identity first.
+                if let Some(existing) = store
+                    .identity_by_subject(&department.id, &upstream.issuer, &upstream.subject)
+                    .await?
+                {
+                    return Ok(existing);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(MappingError::Exhausted(base))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{ClaimTemplate, Claims, MembershipRule};
+
+    fn department() -> Department {
+        let config = crate::config::Config::parse(
+            r#"
+public_base_url = "https://matrix.ac.cdl"
+[secrets]
+encryption_key = "0123456789abcdef0123456789abcdef"
+[[upstreams]]
+kind = "oidc"
+id = "u"
+issuer = "https://idp.ac.cdl"
+client_id = "bridge"
+client_secret = "s"
+[[departments]]
+id = "eng"
+name = "Engineering"
+client_secret = "0123456789abcdef0123"
+upstream = "u"
+membership = { claim = "department", any_of = ["eng"] }
+homeserver = { base_url = "https://matrix.eng.ac.cdl", server_name = "eng.ac.cdl" }
+"#,
+        )
+        .unwrap();
+        let mut d = config.departments[0].clone();
+        d.membership = MembershipRule {
+            claim: "department".into(),
+            any_of: vec!["eng".into()],
+        };
+        d.localpart_template = ClaimTemplate::parse("{preferred_username}").unwrap();
+        d
+    }
+
+    fn person(subject: &str, username: &str, name: &str) -> UpstreamIdentity {
+        let mut claims = Claims::default();
+        claims.insert("preferred_username", vec![username.into()]);
+        claims.insert("name", vec![name.into()]);
+        UpstreamIdentity {
+            issuer: "https://idp.ac.cdl".into(),
+            subject: subject.into(),
+            claims,
+        }
+    }
+
+    #[tokio::test]
+    async fn same_subject_same_identity_and_collisions_get_suffixes() {
+        let store = crate::store::memory_store().await;
+        let random = Random::seeded(1);
+        let dept = department();
+        let alice = resolve_identity(&store, &random, 1, &dept, &person("s1", "Alice", "Alice L"))
+            .await
+            .unwrap();
+        assert_eq!(alice.localpart, "alice");
+        let again = resolve_identity(
+            &store,
+            &random,
+            2,
+            &dept,
+            &person("s1", "renamed", "Alice Liddell"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.id, alice.id);
+        assert_eq!(again.localpart, "alice", "the localpart never changes");
+        assert_eq!(again.display_name.as_deref(), Some("Alice Liddell"));
+        let carol = resolve_identity(&store, &random, 3, &dept, &person("s2", "alice", "Carol"))
+            .await
+            .unwrap();
+        assert_ne!(carol.id, alice.id, "two people are never merged");
+        assert_eq!(carol.localpart, "alice2");
+        let third = resolve_identity(&store, &random, 4, &dept, &person("s3", "ALICE", "Third"))
+            .await
+            .unwrap();
+        assert_eq!(third.localpart, "alice3");
+    }
+
+    #[tokio::test]
+    async fn unusable_user_names_are_errors() {
+        let store = crate::store::memory_store().await;
+        let random = Random::seeded(1);
+        let err = resolve_identity(&store, &random, 1, &department(), &person("s1", "ééé", "x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MappingError::EmptyLocalpart(_)));
+        let mut nobody = person("s2", "x", "x");
+        nobody.claims = Claims::default();
+        let err = resolve_identity(&store, &random, 1, &department(), &nobody)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            MappingError::Localpart(TemplateError::MissingClaim(_))
+        ));
+    }
+}

@@ -1,0 +1,18 @@
+//! sso-bridge: one university login for many departmental Matrix homeservers
+//! (MSC1731, with MSC1730 for clients that ignore `homeserver`).
+//!
+//! Calls go one way: `http` → `flow` → {`upstream`, `provider`, `identity`} → `store`.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod flow;
+pub mod homeserver_config;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod provider;
+pub mod random;
+pub mod services;
+pub mod store;
+pub mod upstream;

@@ -1,0 +1,182 @@
+//! The `sso-bridge` command line: parse, load config, call into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use sso_bridge::clock::SystemClock;
+use sso_bridge::config::Config;
+use sso_bridge::random::Random;
+use sso_bridge::services::Services;
+use sso_bridge::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "sso-bridge",
+    version,
+    about = "One university login for many departmental Matrix homeservers (MSC1731)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bridge (applies database migrations first).
+    Serve {
+        /// Path of the TOML config file.
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the Synapse configuration a department's homeserver needs.
+    HomeserverConfig {
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// The department id, as in the config file.
+        department: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the config file and print every problem found.
+    Check {
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+fn load(path: &PathBuf) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SSO_BRIDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("SSO_BRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => match load(&config) {
+            Ok(c) => {
+                println!(
+                    "configuration OK: {} department(s), {} upstream(s), public base URL {}",
+                    c.departments.len(),
+                    c.upstreams.len(),
+                    c.public_base_url
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::HomeserverConfig { config, department } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match config.department(&department) {
+                Some(d) => {
+                    print!(
+                        "{}",
+                        sso_bridge::homeserver_config::synapse_yaml(&config, d)
+                    );
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    let known: Vec<&str> =
+                        config.departments.iter().map(|d| d.id.as_str()).collect();
+                    eprintln!(
+                        "error: no department {department:?}; configured: {}",
+                        known.join(", ")
+                    );
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Migrate { config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_logging();
+            run(async move {
+                let store = Store::connect(&config.database_url).await?;
+                store.migrate().await?;
+                println!("database migrated");
+                Ok(())
+            })
+        }
+        Command::Serve { config } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            init_logging();
+            run(async move {
+                let services =
+                    Services::start(config, Arc::new(SystemClock), Random::from_os()).await?;
+                services.upstreams.warm_up().await;
+                tokio::spawn(purge_expired(services.clone()));
+                sso_bridge::http::serve(services).await?;
+                Ok(())
+            })
+        }
+    }
+}
+
+fn run(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Expired flows, codes and routes are deleted every minute.
+async fn purge_expired(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match services.store.purge_expired(services.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The discovery document (OpenID Connect Discovery 1.0).
+
+use crate::config::Config;
+
+pub fn document(config: &Config, signing_algorithm: &str) -> serde_json::Value {
+    serde_json::json!({
+        "issuer": config.issuer(),
+        "authorization_endpoint": config.url("_sso_bridge/op/authorize"),
+        "token_endpoint": config.url("_sso_bridge/op/token"),
+        "userinfo_endpoint": config.url("_sso_bridge/op/userinfo"),
+        "jwks_uri": config.url("_sso_bridge/op/jwks.json"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [signing_algorithm],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "preferred_username", "name"],
+    })
+}

@@ -1,0 +1,61 @@
+//! Everything a request needs, built once at start and shared: config, storage,
+//! clock, randomness, upstream clients, the OpenID Provider's keys, metrics.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::{Sealer, derive_key};
+use crate::metrics::Metrics;
+use crate::provider::SigningKeys;
+use crate::random::Random;
+use crate::store::Store;
+use crate::upstream::Upstreams;
+
+pub struct Services {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub random: Random,
+    pub upstreams: Upstreams,
+    pub keys: SigningKeys,
+    pub metrics: Metrics,
+    /// Seals data at rest (signing keys) with the configured encryption key.
+    pub sealer: Sealer,
+    /// Back-channel HTTP client (no redirects followed).
+    pub http: reqwest::Client,
+}
+
+impl Services {
+    /// Connects and migrates the database, loads or creates the signing key.
+    pub async fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        random: Random,
+    ) -> anyhow::Result<Arc<Self>> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let sealer = Sealer::new(derive_key(
+            config.encryption_key.expose().as_bytes(),
+            "sso-bridge data at rest v1",
+        ));
+        let keys = SigningKeys::load_or_create(&store, &sealer, &random, clock.as_ref()).await?;
+        let http = crate::upstream::back_channel_client();
+        let upstreams = Upstreams::new(&config, http.clone());
+        Ok(Arc::new(Self {
+            config,
+            store,
+            clock,
+            random,
+            upstreams,
+            keys,
+            metrics: Metrics::new(),
+            sealer,
+            http,
+        }))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+}

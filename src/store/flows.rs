@@ -1,0 +1,171 @@
+//! `flows`: one row per login in progress. State changes are compare-and-set on
+//! the current state, so a step can never run twice.
+
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FlowRow {
+    pub id: String,
+    pub browser_hash: String,
+    pub origin: String,
+    pub redirect_url: Option<String>,
+    pub department: Option<String>,
+    pub state: String,
+    pub upstream_id: Option<String>,
+    pub pending_authorize: Option<String>,
+    pub identity_id: Option<String>,
+    pub failure: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub struct NewFlow<'a> {
+    pub id: &'a str,
+    pub browser_hash: &'a str,
+    pub origin: &'a str,
+    pub redirect_url: Option<&'a str>,
+    pub department: Option<&'a str>,
+    pub state: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str = "id, browser_hash, origin, redirect_url, department, state, upstream_id, \
+                       pending_authorize, identity_id, failure, created_at, expires_at";
+
+impl Store {
+    pub async fn insert_flow(&self, flow: NewFlow<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO flows (id, browser_hash, origin, redirect_url, department, state, \
+             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+        )
+        .bind(flow.id)
+        .bind(flow.browser_hash)
+        .bind(flow.origin)
+        .bind(flow.redirect_url)
+        .bind(flow.department)
+        .bind(flow.state)
+        .bind(flow.now)
+        .bind(flow.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A flow that has not expired.
+    pub async fn flow(&self, id: &str, now: i64) -> StoreResult<Option<FlowRow>> {
+        Ok(sqlx::query_as::<_, FlowRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM flows WHERE id = $1 AND expires_at >= $2"
+        )))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn flow_by_upstream_state(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<FlowRow>> {
+        Ok(sqlx::query_as::<_, FlowRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM flows WHERE upstream_state_hash = $1 AND expires_at >= $2"
+        )))
+        .bind(state_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The newest flow of this browser that is authenticated for `department` and
+    /// waits for that department's homeserver to come to `authorize`.
+    pub async fn authenticated_flow_for(
+        &self,
+        browser_hash: &str,
+        department: &str,
+        now: i64,
+    ) -> StoreResult<Option<FlowRow>> {
+        Ok(sqlx::query_as::<_, FlowRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM flows WHERE browser_hash = $1 AND department = $2 \
+             AND state = 'authenticated' AND expires_at >= $3 \
+             ORDER BY updated_at DESC, created_at DESC LIMIT 1"
+        )))
+        .bind(browser_hash)
+        .bind(department)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Records the chosen department and the upstream request; allowed again while
+    /// the flow has not come back from upstream (the user may go back and pick again).
+    pub async fn flow_to_upstream(
+        &self,
+        id: &str,
+        department: &str,
+        upstream_id: &str,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE flows SET state = 'upstream', department = $1, upstream_id = $2, \
+             upstream_state_hash = $3, updated_at = $4 \
+             WHERE id = $5 AND state IN ('started', 'upstream') AND expires_at >= $4",
+        )
+        .bind(department)
+        .bind(upstream_id)
+        .bind(state_hash)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_pending_authorize(&self, id: &str, sealed: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE flows SET pending_authorize = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// `from` → `to`, only if the flow is still in `from` and alive. The upstream
+    /// state is cleared on every transition so a callback can be used only once.
+    pub async fn advance_flow(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        identity_id: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE flows SET state = $1, identity_id = COALESCE($2, identity_id), \
+             upstream_state_hash = NULL, updated_at = $3 \
+             WHERE id = $4 AND state = $5 AND expires_at >= $3",
+        )
+        .bind(to)
+        .bind(identity_id)
+        .bind(now)
+        .bind(id)
+        .bind(from)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn fail_flow(&self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE flows SET state = 'failed', failure = $1, upstream_state_hash = NULL, \
+             updated_at = $2 WHERE id = $3 AND state <> 'completed'",
+        )
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

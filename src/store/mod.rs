@@ -1,0 +1,143 @@
+//! Storage with sqlx: SQLite by default, PostgreSQL for several instances.
+//! Nothing here knows about HTTP; every secret arrives already hashed or sealed.
+
+mod auth_codes;
+mod flows;
+mod identities;
+mod login_token_routes;
+mod signing_keys;
+
+pub use auth_codes::{AccessTokenRow, AuthCodeRow, NewAuthCode};
+pub use flows::{FlowRow, NewFlow};
+pub use identities::{IdentityRow, NewIdentity};
+pub use login_token_routes::LoginTokenRoute;
+pub use signing_keys::SigningKeyRow;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// A unique-constraint violation, which callers may handle (e.g. a taken localpart).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+        if backend == Backend::Sqlite {
+            // An in-memory database exists once per connection: keep exactly one.
+            if url.contains(":memory:") {
+                pool = pool
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            } else {
+                pool = pool.max_connections(8);
+            }
+        }
+        let pool = pool.connect_with(options).await?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Deletes rows past their expiry; returns how many went.
+    pub async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+        let mut removed = 0;
+        for table in ["flows", "auth_codes", "access_tokens", "login_token_routes"] {
+            removed += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE expires_at < $1"
+            )))
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(removed)
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) async fn memory_store() -> Store {
+    let store = Store::connect("sqlite::memory:")
+        .await
+        .expect("in-memory store");
+    store.migrate().await.expect("migrations");
+    store
+}
