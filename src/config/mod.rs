@@ -128,11 +128,8 @@ impl Config {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let parsed: file::ConfigFile = toml::from_str(text).map_err(|e| {
             ConfigError(vec![ConfigProblem {
-                key: e
-                    .span()
-                    .map(|s| format!("TOML at bytes {}..{}", s.start, s.end))
-                    .unwrap_or_else(|| "TOML".into()),
-                problem: e.message().to_owned(),
+                key: "TOML".into(),
+                problem: e.to_string().trim_end().to_owned(),
                 fix: "correct the syntax or the key name; unknown keys are refused so typos do not go unnoticed".into(),
             }])
         })?;

@@ -523,6 +523,41 @@ homeserver = { base_url = "https://matrix.eng.ac.cdl", server_name = "eng.ac.cdl
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let example = include_str!("../../config.example.toml")
+            .replace(
+                "{ file = \"/etc/sso-bridge/encryption.key\" }",
+                "\"0123456789abcdef0123456789abcdef\"",
+            )
+            .replace(
+                "{ env = \"SSO_BRIDGE_UPSTREAM_SECRET\" }",
+                "\"upstream-secret\"",
+            )
+            .replace(
+                "{ env = \"SSO_BRIDGE_ENG_SECRET\" }",
+                "\"eng-secret-0123456789\"",
+            )
+            .replace(
+                "{ env = \"SSO_BRIDGE_HIST_SECRET\" }",
+                "\"hist-secret-0123456789\"",
+            );
+        let config = Config::parse(&example).unwrap();
+        assert_eq!(config.departments.len(), 2);
+        assert_eq!(
+            config.departments[0].homeserver.oidc_redirect_uris,
+            ["https://matrix.eng.ac.cdl/_synapse/client/oidc/callback"]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let err = Config::parse("public_base_url = \"x\"\n[secrets\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
     fn secrets_never_print() {
         let config = Config::parse(GOOD).unwrap();
         let debug = format!("{config:?}");

@@ -141,3 +141,31 @@ pub(crate) async fn memory_store() -> Store {
     store.migrate().await.expect("migrations");
     store
 }
+
+/// Every text cell of every table, for tests that check no secret is stored in clear.
+#[doc(hidden)]
+pub async fn debug_dump(store: &Store) -> StoreResult<String> {
+    use sqlx::Row;
+    let mut out = String::new();
+    for (table, columns) in [
+        (
+            "flows",
+            "id || ' ' || browser_hash || ' ' || COALESCE(redirect_url, '') || ' ' || COALESCE(upstream_state_hash, '') || ' ' || COALESCE(pending_authorize, '')",
+        ),
+        ("auth_codes", "code_hash || ' ' || code_challenge"),
+        ("access_tokens", "token_hash"),
+        ("login_token_routes", "token_hash"),
+        ("signing_keys", "sealed_private_key"),
+    ] {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} AS cell FROM {table}"
+        )))
+        .fetch_all(store.pool())
+        .await?;
+        for row in rows {
+            out.push_str(&row.try_get::<String, _>("cell").unwrap_or_default());
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,672 @@
+//! End-to-end: the real bridge binary, a real OIDC IdP and two real Synapses on
+//! 127.0.0.1, driven by a cookie-keeping HTTP client through the whole login.
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+use support::browser::{Browser, Person, hidden, query_values};
+use support::matrix::{login_with_token, token_and_homeserver, whoami};
+use support::world::{TRUSTED_CLIENT, World, world};
+use url::Url;
+
+fn person(username: &'static str, department: &'static str) -> Person {
+    Person {
+        username,
+        department,
+    }
+}
+
+/// A department that does not exist: driving with it fails if the picker shows up.
+const NO_PICKER: &str = "__the_picker_must_not_show__";
+
+fn start_url(w: &World, idp: Option<&str>, redirect: &str) -> String {
+    let mut url = Url::parse(&w.bridge_url).unwrap();
+    match idp {
+        Some(idp) => url.set_path(&format!("/_matrix/client/v3/login/sso/redirect/{idp}")),
+        None => url.set_path("/_matrix/client/v3/login/sso/redirect"),
+    }
+    url.query_pairs_mut().append_pair("redirectUrl", redirect);
+    url.to_string()
+}
+
+/// Logs in through the bridge and at the department; returns the Matrix user id
+/// and the `homeserver` the client was given.
+async fn full_login(browser: &Browser, who: &Person, idp: Option<&str>) -> (String, String) {
+    let w = world();
+    let final_url = browser
+        .drive(&start_url(w, idp, TRUSTED_CLIENT), who, TRUSTED_CLIENT)
+        .await
+        .reached();
+    let (token, homeserver) = token_and_homeserver(&final_url);
+    let logged_in = login_with_token(&homeserver, &token)
+        .await
+        .unwrap_or_else(|e| panic!("m.login.token at {homeserver} failed: {e:?}"));
+    assert_eq!(
+        whoami(&homeserver, &logged_in.access_token).await,
+        logged_in.user_id
+    );
+    (logged_in.user_id, homeserver)
+}
+
+#[tokio::test]
+async fn login_through_the_picker_for_both_departments() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (user, homeserver) = full_login(&Browser::new(), &person("alice", "eng"), None).await;
+    assert_eq!(user, "@alice:eng.test");
+    assert_eq!(homeserver, w.eng.url);
+    let (user, homeserver) = full_login(&Browser::new(), &person("bob", "hist"), None).await;
+    assert_eq!(user, "@bob:hist.test");
+    assert_eq!(homeserver, w.hist.url);
+}
+
+#[tokio::test]
+async fn the_same_user_again_within_a_minute_gets_the_same_account_and_last_choice_first() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    let (first, _) = full_login(&browser, &person("bob", "hist"), None).await;
+    // The picker now offers the last choice first.
+    let picker = browser.get(&start_url(w, None, TRUSTED_CLIENT)).await;
+    let picker = browser
+        .get(picker.location.expect("to the picker").as_str())
+        .await;
+    assert!(
+        picker.body.contains("Last time you used"),
+        "{}",
+        picker.body
+    );
+    assert!(picker.body.contains("Department of History"));
+    let (second, _) = full_login(&browser, &person("bob", "hist"), None).await;
+    assert_eq!(first, second);
+    let (third, _) = full_login(&Browser::new(), &person("bob", "hist"), Some("hist")).await;
+    assert_eq!(first, third);
+}
+
+#[tokio::test]
+async fn the_idp_id_in_the_path_skips_the_picker() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (user, homeserver) =
+        full_login(&Browser::new(), &person("alice", NO_PICKER), Some("eng")).await;
+    assert_eq!(user, "@alice:eng.test");
+    assert_eq!(homeserver, w.eng.url);
+    // r0 works too.
+    let browser = Browser::new();
+    let start = start_url(w, Some("hist"), TRUSTED_CLIENT).replace("/v3/", "/r0/");
+    let final_url = browser
+        .drive(&start, &person("bob", NO_PICKER), TRUSTED_CLIENT)
+        .await
+        .reached();
+    let (_, homeserver) = token_and_homeserver(&final_url);
+    assert_eq!(homeserver, w.hist.url);
+}
+
+#[tokio::test]
+async fn opening_the_department_homeserver_directly_uses_the_university_login() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    // A client of the department's own homeserver; under the bridge's base URL,
+    // which is on Synapse's client_whitelist, so Synapse redirects at once.
+    let client = format!("{}_sso_bridge/demo", w.bridge_url);
+    let mut start = Url::parse(&format!(
+        "{}_matrix/client/v3/login/sso/redirect/oidc-university",
+        w.eng.url
+    ))
+    .unwrap();
+    start.query_pairs_mut().append_pair("redirectUrl", &client);
+    let browser = Browser::new();
+    let final_url = browser
+        .drive(start.as_str(), &person("alice", NO_PICKER), &client)
+        .await
+        .reached();
+    let tokens = query_values(&final_url, "loginToken");
+    assert_eq!(tokens.len(), 1, "{final_url}");
+    let logged_in = login_with_token(&w.eng.url, &tokens[0])
+        .await
+        .expect("login at eng");
+    assert_eq!(
+        logged_in.user_id, "@alice:eng.test",
+        "the same account as through the bridge"
+    );
+}
+
+#[tokio::test]
+async fn a_member_of_another_department_is_refused_with_a_clear_page() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    let page = browser
+        .drive(
+            &start_url(w, None, TRUSTED_CLIENT),
+            &person("mallory", "eng"),
+            TRUSTED_CLIENT,
+        )
+        .await
+        .stuck();
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(page.title(), "You are not a member of this department");
+    assert!(page.body.contains("Faculty of Engineering"));
+    assert!(
+        page.url.as_str().starts_with(&w.bridge_url),
+        "refused at the bridge, before any homeserver"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_between_idp_login_and_callback_loses_nothing() {
+    let w = world();
+    let _exclusive = w.bridge_lock.write().await;
+    let browser = Browser::new();
+    let callback_prefix = format!("{}_sso_bridge/upstream/", w.bridge_url);
+    let callback = browser
+        .drive(
+            &start_url(w, None, TRUSTED_CLIENT),
+            &person("alice", "eng"),
+            &callback_prefix,
+        )
+        .await
+        .reached();
+    w.restart_bridge().await;
+    let final_url = browser
+        .drive(callback.as_str(), &person("alice", "eng"), TRUSTED_CLIENT)
+        .await
+        .reached();
+    let (token, homeserver) = token_and_homeserver(&final_url);
+    let logged_in = login_with_token(&homeserver, &token)
+        .await
+        .expect("login after restart");
+    assert_eq!(logged_in.user_id, "@alice:eng.test");
+}
+
+#[tokio::test]
+async fn an_untrusted_redirect_gets_a_confirmation_page_naming_the_host() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    let evil = "https://evil.example/cb?loginToken=injected&homeserver=https%3A%2F%2Fevil.example";
+    let page = browser
+        .drive(
+            &start_url(w, Some("eng"), evil),
+            &person("alice", NO_PICKER),
+            "https://evil.example",
+        )
+        .await
+        .stuck();
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.title(), "Continue to evil.example?");
+    let selector = scraper::Selector::parse("a.button").unwrap();
+    let html = page.html();
+    let link = html
+        .select(&selector)
+        .next()
+        .expect("continue link")
+        .value()
+        .attr("href")
+        .unwrap();
+    let link = Url::parse(link).unwrap();
+    assert_eq!(link.host_str(), Some("evil.example"));
+    let (token, homeserver) = token_and_homeserver(&link);
+    assert_ne!(token, "injected");
+    assert_eq!(homeserver, w.eng.url);
+    assert_eq!(page.headers.get("cache-control").unwrap(), "no-store");
+}
+
+#[tokio::test]
+async fn injected_login_token_and_homeserver_are_replaced_not_duplicated() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let redirect =
+        format!("{TRUSTED_CLIENT}?loginToken=evil&keep=1&homeserver=https%3A%2F%2Fevil.example");
+    let final_url = Browser::new()
+        .drive(
+            &start_url(w, Some("eng"), &redirect),
+            &person("alice", NO_PICKER),
+            TRUSTED_CLIENT,
+        )
+        .await
+        .reached();
+    let (token, homeserver) = token_and_homeserver(&final_url);
+    assert_ne!(token, "evil");
+    assert_eq!(homeserver, w.eng.url);
+    assert_eq!(query_values(&final_url, "keep"), ["1"]);
+}
+
+#[tokio::test]
+async fn dangerous_redirect_urls_are_refused_before_any_login() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    for bad in [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "http://user:password@127.0.0.1:9/client/",
+        "/relative/path",
+        "",
+    ] {
+        let page = Browser::new().get(&start_url(w, Some("eng"), bad)).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert!(page.location.is_none(), "{bad:?} must not redirect");
+        assert_eq!(page.title(), "This login link is not valid", "{bad:?}");
+    }
+    let page = Browser::new()
+        .get(&format!(
+            "{}_matrix/client/v3/login/sso/redirect",
+            w.bridge_url
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_unknown_idp_id_is_a_friendly_404_page() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let page = Browser::new()
+        .get(&start_url(w, Some("astrology"), TRUSTED_CLIENT))
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert_eq!(page.title(), "Unknown department");
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[tokio::test]
+async fn the_upstream_callback_checks_state_browser_and_single_use() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    let callback_prefix = format!("{}_sso_bridge/upstream/", w.bridge_url);
+    let callback = browser
+        .drive(
+            &start_url(w, Some("eng"), TRUSTED_CLIENT),
+            &person("alice", NO_PICKER),
+            &callback_prefix,
+        )
+        .await
+        .reached();
+    // Another browser (no cookie) cannot use it.
+    let page = Browser::new().get(callback.as_str()).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert_eq!(page.title(), "Your browser did not keep the login cookie");
+    // A tampered state finds no flow.
+    let mut tampered = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "state" {
+                format!("{v}x")
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    let page = browser.get(tampered.as_str()).await;
+    assert_eq!(page.title(), "This login has expired");
+    // The real one works once…
+    let page = browser.get(callback.as_str()).await;
+    assert!(page.is_redirect(), "{}", page.body);
+    assert!(page.location.unwrap().as_str().starts_with(&w.eng.url));
+    // …and only once.
+    let page = browser.get(callback.as_str()).await;
+    assert_eq!(page.title(), "This login has expired");
+}
+
+fn pkce_pair() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Plays a department homeserver at the bridge's OpenID Provider: returns a code.
+async fn authorize_as_homeserver(challenge: &str) -> (String, String) {
+    let w = world();
+    let redirect_uri = format!("{}_synapse/client/oidc/callback", w.eng.url);
+    let mut authorize = Url::parse(&format!("{}_sso_bridge/op/authorize", w.bridge_url)).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", "eng")
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid profile")
+        .append_pair("state", "hs-state")
+        .append_pair("nonce", "hs-nonce")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    let back = Browser::new()
+        .drive(
+            authorize.as_str(),
+            &person("alice", NO_PICKER),
+            &redirect_uri,
+        )
+        .await
+        .reached();
+    assert_eq!(query_values(&back, "state"), ["hs-state"]);
+    assert_eq!(query_values(&back, "iss"), [w.bridge_url.clone()]);
+    (query_values(&back, "code").remove(0), redirect_uri)
+}
+
+async fn token_request(
+    auth: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let w = world();
+    let mut request = reqwest::Client::new()
+        .post(format!("{}_sso_bridge/op/token", w.bridge_url))
+        .form(form);
+    if let Some((id, secret)) = auth {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.expect("token request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_token_endpoint_enforces_client_secret_redirect_uri_pkce_and_single_use() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (verifier, challenge) = pkce_pair();
+    let (code, redirect_uri) = authorize_as_homeserver(&challenge).await;
+    let good = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let eng_secret = w.eng.client_secret.as_str();
+
+    let (status, body) = token_request(Some(("eng", "wrong-secret-0123456789")), &good).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, body) = token_request(Some(("hist", &w.hist.client_secret)), &good).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "code of another client"
+    );
+    let (_, other_verifier) = pkce_pair();
+    let mut wrong_pkce = good;
+    wrong_pkce[3].1 = other_verifier.as_str();
+    let (status, body) = token_request(Some(("eng", eng_secret)), &wrong_pkce).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{body}"
+    );
+    let mut wrong_redirect = good;
+    let other_redirect = format!("{}_synapse/client/oidc/callback/x", w.eng.url);
+    wrong_redirect[2].1 = other_redirect.as_str();
+    let (status, body) = token_request(Some(("eng", eng_secret)), &wrong_redirect).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // client_secret_post works as well as client_secret_basic.
+    let mut post = good.to_vec();
+    post.extend([("client_id", "eng"), ("client_secret", eng_secret)]);
+    let (status, body) = token_request(None, &post).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let claims = verify_id_token(body["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["iss"], w.bridge_url.as_str());
+    assert_eq!(claims["aud"], "eng");
+    assert_eq!(claims["nonce"], "hs-nonce");
+    assert_eq!(claims["preferred_username"], "alice");
+    assert_eq!(claims["name"], "Alice Liddell");
+    let access_token = body["access_token"].as_str().unwrap().to_owned();
+    let userinfo = reqwest::Client::new()
+        .get(format!("{}_sso_bridge/op/userinfo", w.bridge_url))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::OK);
+
+    // Replay: refused, and what the first redemption issued is revoked.
+    let (status, body) = token_request(Some(("eng", eng_secret)), &good).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let userinfo = reqwest::Client::new()
+        .get(format!("{}_sso_bridge/op/userinfo", w.bridge_url))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Checks the RS256 signature with the key the bridge publishes in its JWKS.
+async fn verify_id_token(jwt: &str) -> serde_json::Value {
+    use rsa::traits::SignatureScheme;
+    let w = world();
+    let discovery: serde_json::Value =
+        reqwest::get(format!("{}.well-known/openid-configuration", w.bridge_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let jwks: serde_json::Value = reqwest::get(discovery["jwks_uri"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut parts = jwt.split('.');
+    let (header, payload, signature) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    assert_eq!(header["alg"], "RS256");
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("kid in JWKS");
+    let n =
+        rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap());
+    let e =
+        rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap());
+    let public = rsa::RsaPublicKey::new(n, e).unwrap();
+    let digest =
+        Sha256::digest(format!("{}.{}", jwt.split('.').next().unwrap(), payload).as_bytes());
+    rsa::Pkcs1v15Sign::new::<Sha256>()
+        .verify(
+            &public,
+            &digest,
+            &URL_SAFE_NO_PAD.decode(signature).unwrap(),
+        )
+        .expect("id_token signature verifies with the published key");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn authorize_never_redirects_to_an_unregistered_uri_and_requires_pkce() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    let base = format!("{}_sso_bridge/op/authorize", w.bridge_url);
+    let page = browser
+        .get(&format!(
+            "{base}?client_id=eng&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code&scope=openid&code_challenge=x&code_challenge_method=S256"
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.location.is_none());
+    let page = browser
+        .get(&format!("{base}?client_id=nobody&redirect_uri=x"))
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.location.is_none());
+    let mut no_pkce = Url::parse(&base).unwrap();
+    no_pkce
+        .query_pairs_mut()
+        .append_pair("client_id", "eng")
+        .append_pair(
+            "redirect_uri",
+            &format!("{}_synapse/client/oidc/callback", w.eng.url),
+        )
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("state", "s1");
+    let page = browser.get(no_pkce.as_str()).await;
+    let location = page
+        .location
+        .expect("error goes back to the registered redirect_uri");
+    assert_eq!(query_values(&location, "error"), ["invalid_request"]);
+    assert_eq!(query_values(&location, "state"), ["s1"]);
+}
+
+#[tokio::test]
+async fn the_matrix_front_door_advertises_every_department() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    for version in ["r0", "v3"] {
+        let login: serde_json::Value =
+            reqwest::get(format!("{}_matrix/client/{version}/login", w.bridge_url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let flows = login["flows"].as_array().unwrap();
+        let sso = flows
+            .iter()
+            .find(|f| f["type"] == "m.login.sso")
+            .expect("m.login.sso");
+        let ids: Vec<&str> = sso["identity_providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["eng", "hist"]);
+        assert!(flows.iter().any(|f| f["type"] == "m.login.token"));
+    }
+    let versions = reqwest::get(format!("{}_matrix/client/versions", w.bridge_url))
+        .await
+        .unwrap();
+    assert_eq!(versions.headers()["access-control-allow-origin"], "*");
+    let versions: serde_json::Value = versions.json().await.unwrap();
+    assert!(
+        versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "v1.1")
+    );
+    let well_known: serde_json::Value =
+        reqwest::get(format!("{}.well-known/matrix/client", w.bridge_url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        well_known["m.homeserver"]["base_url"],
+        w.bridge_url.as_str()
+    );
+    let unknown = reqwest::get(format!("{}_matrix/client/v3/rooms", w.bridge_url))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["errcode"], "M_UNRECOGNIZED");
+}
+
+#[tokio::test]
+async fn the_picker_searches_and_routes_by_email_without_javascript() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    let to_picker = browser.get(&start_url(w, None, TRUSTED_CLIENT)).await;
+    let picker_url = to_picker.location.expect("picker");
+    let picker = browser.get(picker_url.as_str()).await;
+    assert_eq!(picker.status, StatusCode::OK);
+    let csp = picker.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(picker.headers["referrer-policy"], "no-referrer");
+    assert_eq!(picker.headers["cache-control"], "no-store");
+    assert!(
+        picker.body.contains("Faculty of Engineering")
+            && picker.body.contains("Department of History")
+    );
+    let searched = browser.get(&format!("{picker_url}&q=histo")).await;
+    assert!(searched.body.contains("Department of History"));
+    assert!(!searched.body.contains("Faculty of Engineering"));
+    assert!(searched.body.contains("1 of 2 departments"));
+
+    let flow = hidden(&picker, "flow").unwrap();
+    let pick = format!("{}_sso_bridge/pick", w.bridge_url);
+    let routed = browser
+        .post_form(
+            &pick,
+            &[
+                ("flow".into(), flow.clone()),
+                ("email".into(), "Alice@ENG.ac.cdl".into()),
+            ],
+        )
+        .await;
+    let location = routed.location.expect("e-mail routes to the IdP");
+    assert!(location.as_str().starts_with(&w.idp_url), "{location}");
+    assert_eq!(query_values(&location, "login_hint"), ["Alice@ENG.ac.cdl"]);
+    assert_eq!(query_values(&location, "code_challenge_method"), ["S256"]);
+    assert_eq!(query_values(&location, "nonce").len(), 1);
+    let unknown = browser
+        .post_form(
+            &pick,
+            &[
+                ("flow".into(), flow),
+                ("email".into(), "x@unknown.org".into()),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.title(), "No department uses this e-mail domain");
+
+    // A login_hint with a known domain skips the picker from the start.
+    let mut start = Url::parse(&start_url(w, None, TRUSTED_CLIENT)).unwrap();
+    start
+        .query_pairs_mut()
+        .append_pair("login_hint", "bob@hist.ac.cdl");
+    let page = Browser::new().get(start.as_str()).await;
+    assert!(page.location.unwrap().as_str().starts_with(&w.idp_url));
+}
+
+#[tokio::test]
+async fn colliding_and_unusual_user_names_get_distinct_valid_accounts() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (alice, _) = full_login(&Browser::new(), &person("alice", NO_PICKER), Some("eng")).await;
+    assert_eq!(alice, "@alice:eng.test");
+    let (carol, _) = full_login(&Browser::new(), &person("carol", NO_PICKER), Some("eng")).await;
+    assert_ne!(
+        carol, alice,
+        "carol also says preferred_username=alice, but is another person"
+    );
+    assert!(
+        carol.starts_with("@alice") && carol.ends_with(":eng.test"),
+        "{carol}"
+    );
+    let (again, _) = full_login(&Browser::new(), &person("carol", NO_PICKER), Some("eng")).await;
+    assert_eq!(again, carol, "and keeps her account");
+    let (dave, _) = full_login(&Browser::new(), &person("dave", NO_PICKER), Some("eng")).await;
+    assert_eq!(dave, "@dave.o_brien:eng.test");
+}

@@ -1,0 +1,252 @@
+//! In-process tests of the flow with a mock clock: expiry without sleeping.
+//! The real router runs on an in-memory database; no peer is needed because
+//! these paths never reach an upstream.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{App, test, web};
+use sso_bridge::clock::MockClock;
+use sso_bridge::config::Config;
+use sso_bridge::crypto::{hash_secret, pkce_s256};
+use sso_bridge::provider::token::{TokenForm, exchange};
+use sso_bridge::random::Random;
+use sso_bridge::services::Services;
+use sso_bridge::store::{NewAuthCode, NewIdentity};
+
+const CONFIG: &str = r#"
+public_base_url = "http://127.0.0.1:8008/"
+database_url = "sqlite::memory:"
+[secrets]
+encryption_key = "inprocess-encryption-key-0123456789"
+[redirects]
+allowed_origins = ["https://app.example"]
+[lifetimes]
+flow_seconds = 600
+authorization_code_seconds = 60
+[[upstreams]]
+kind = "oidc"
+id = "university"
+issuer = "http://127.0.0.1:1"
+client_id = "bridge"
+client_secret = "secret"
+[[departments]]
+id = "eng"
+name = "Engineering"
+client_secret = "eng-client-secret-0123456789"
+upstream = "university"
+membership = { claim = "department", any_of = ["eng"] }
+homeserver = { base_url = "http://127.0.0.1:8101/", server_name = "eng.test" }
+"#;
+
+async fn services(clock: Arc<MockClock>) -> Arc<Services> {
+    let config = Config::parse(CONFIG).expect("config");
+    Services::start(config, clock, Random::seeded(42))
+        .await
+        .expect("services")
+}
+
+#[actix_web::test]
+async fn an_expired_flow_shows_a_clear_page_and_cannot_continue() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let services = services(clock.clone()).await;
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(services.clone()))
+            .configure(sso_bridge::http::routes),
+    )
+    .await;
+    let start = test::TestRequest::get()
+        .uri("/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
+        .to_request();
+    let response = test::call_service(&app, start).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let picker = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cookie = response
+        .response()
+        .cookies()
+        .find(|c| c.name() == "sso_bridge_browser")
+        .unwrap()
+        .into_owned();
+    let picker_path = picker.trim_start_matches("http://127.0.0.1:8008");
+
+    let fresh = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(picker_path)
+            .cookie(cookie.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(fresh.status(), StatusCode::OK);
+
+    clock.advance(601);
+    let expired = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(picker_path)
+            .cookie(cookie.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+    let body = String::from_utf8(test::read_body(expired).await.to_vec()).unwrap();
+    assert!(body.contains("This login has expired"), "{body}");
+
+    let flow = picker.split("flow=").nth(1).unwrap().to_owned();
+    let choose = test::TestRequest::post()
+        .uri("/_sso_bridge/pick")
+        .cookie(cookie)
+        .set_form([("flow", flow.as_str()), ("department", "eng")])
+        .to_request();
+    let response = test::call_service(&app, choose).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "an expired flow cannot go upstream"
+    );
+    assert!(response.headers().get("location").is_none());
+}
+
+#[actix_web::test]
+async fn a_flow_from_another_browser_is_refused() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let services = services(clock).await;
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(services.clone()))
+            .configure(sso_bridge::http::routes),
+    )
+    .await;
+    let start = test::TestRequest::get()
+        .uri("/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
+        .to_request();
+    let response = test::call_service(&app, start).await;
+    let picker = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let picker_path = picker.trim_start_matches("http://127.0.0.1:8008");
+    let stranger = actix_web::cookie::Cookie::new("sso_bridge_browser", "A".repeat(43));
+    let response = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(picker_path)
+            .cookie(stranger)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response =
+        test::call_service(&app, test::TestRequest::get().uri(picker_path).to_request()).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "no cookie at all"
+    );
+}
+
+#[actix_web::test]
+async fn an_authorization_code_expires_after_its_lifetime() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let services = services(clock.clone()).await;
+    let now = services.now();
+    services
+        .store
+        .insert_identity(NewIdentity {
+            id: "identity-1",
+            department: "eng",
+            issuer: "http://127.0.0.1:1",
+            subject: "u-1",
+            localpart: "alice",
+            display_name: Some("Alice"),
+            now,
+        })
+        .await
+        .unwrap();
+    let verifier = "v".repeat(43);
+    let redirect_uri = "http://127.0.0.1:8101/_synapse/client/oidc/callback";
+    for code in ["fresh-code", "stale-code"] {
+        services
+            .store
+            .insert_auth_code(NewAuthCode {
+                code_hash: &hash_secret(code),
+                client_id: "eng",
+                redirect_uri,
+                code_challenge: &pkce_s256(&verifier),
+                nonce: Some("n"),
+                scope: "openid",
+                identity_id: "identity-1",
+                flow_id: "flow-1",
+                now,
+                expires_at: now + 60,
+            })
+            .await
+            .unwrap();
+    }
+    let form = |code: &str| TokenForm {
+        grant_type: Some("authorization_code".into()),
+        code: Some(code.into()),
+        redirect_uri: Some(redirect_uri.into()),
+        code_verifier: Some(verifier.clone()),
+        client_id: Some("eng".into()),
+        client_secret: Some("eng-client-secret-0123456789".into()),
+    };
+    let fresh = exchange(&services, None, form("fresh-code"))
+        .await
+        .expect("a fresh code redeems");
+    assert!(!fresh.id_token.is_empty());
+    clock.advance(61);
+    let stale = exchange(&services, None, form("stale-code"))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), "invalid_grant");
+    assert!(
+        stale.description().contains("expired"),
+        "{}",
+        stale.description()
+    );
+}
+
+#[actix_web::test]
+async fn nothing_secret_is_stored_in_clear() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let services = services(clock).await;
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::from(services.clone()))
+            .configure(sso_bridge::http::routes),
+    )
+    .await;
+    let start = test::TestRequest::get()
+        .uri("/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
+        .to_request();
+    let response = test::call_service(&app, start).await;
+    let cookie = response
+        .response()
+        .cookies()
+        .find(|c| c.name() == "sso_bridge_browser")
+        .unwrap()
+        .into_owned();
+    let dump = sso_bridge::store::debug_dump(&services.store)
+        .await
+        .unwrap();
+    assert!(
+        !dump.contains(cookie.value()),
+        "the browser secret is stored only hashed"
+    );
+    assert!(dump.contains(&hash_secret(cookie.value())));
+    assert!(
+        !dump.contains("BEGIN RSA PRIVATE KEY"),
+        "the signing key is sealed"
+    );
+}

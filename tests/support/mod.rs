@@ -1,0 +1,7 @@
+//! The end-to-end harness: real peers, a scripted browser, Matrix helpers.
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod matrix;
+pub mod spawn;
+pub mod world;

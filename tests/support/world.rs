@@ -1,0 +1,323 @@
+//! The real peers, started once per test binary: an upstream OIDC IdP (npm
+//! `oidc-provider`), the bridge binary, and two departmental Synapses.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::spawn::{free_port, spawn, stop};
+
+pub const UPSTREAM_CLIENT_SECRET: &str = "upstream-client-secret";
+pub const PASSWORD: &str = "correct horse";
+/// A Matrix client origin on the bridge's allow-list (nothing listens there: the
+/// tests read the final redirect instead of following it).
+pub const TRUSTED_CLIENT: &str = "http://127.0.0.1:9/client/";
+
+pub struct Homeserver {
+    pub id: &'static str,
+    pub url: String,
+    pub server_name: String,
+    pub client_secret: String,
+}
+
+pub struct World {
+    pub dir: PathBuf,
+    pub bridge_url: String,
+    pub idp_url: String,
+    pub config_path: PathBuf,
+    pub eng: Homeserver,
+    pub hist: Homeserver,
+    bridge: Mutex<Option<Child>>,
+    _others: Mutex<Vec<Child>>,
+    /// Tests take it shared; the restart test takes it exclusively.
+    pub bridge_lock: tokio::sync::RwLock<()>,
+}
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn venv_python() -> PathBuf {
+    root().join(".peers/venv/bin/python")
+}
+
+pub fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        // Start-up blocks; run it on a thread of its own with its own runtime.
+        std::thread::spawn(start_world)
+            .join()
+            .unwrap_or_else(|_| panic!("starting the test peers failed; see the messages above"))
+    })
+}
+
+fn log_file(dir: &Path, name: &str) -> (Stdio, Stdio) {
+    let file = std::fs::File::create(dir.join(name)).expect("log file");
+    let err = file.try_clone().expect("log file");
+    (Stdio::from(file), Stdio::from(err))
+}
+
+fn start_world() -> World {
+    assert!(
+        venv_python().exists() && root().join("tests/peers/oidc-idp/node_modules").exists(),
+        "the test peers are not installed: run scripts/setup.sh (the README's test command does)"
+    );
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let dir = root().join(format!("target/e2e/{stamp}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("e2e dir");
+    eprintln!("e2e: peers' files and logs in {}", dir.display());
+
+    let (idp_port, bridge_port, eng_port, hist_port) =
+        (free_port(), free_port(), free_port(), free_port());
+    let idp_url = format!("http://127.0.0.1:{idp_port}");
+    let bridge_url = format!("http://127.0.0.1:{bridge_port}/");
+    let eng = Homeserver {
+        id: "eng",
+        url: format!("http://127.0.0.1:{eng_port}/"),
+        server_name: "eng.test".into(),
+        client_secret: "eng-client-secret-0123456789".into(),
+    };
+    let hist = Homeserver {
+        id: "hist",
+        url: format!("http://127.0.0.1:{hist_port}/"),
+        server_name: "hist.test".into(),
+        client_secret: "hist-client-secret-0123456789".into(),
+    };
+
+    // The upstream IdP.
+    let clients = serde_json::json!([{
+        "client_id": "sso-bridge",
+        "client_secret": UPSTREAM_CLIENT_SECRET,
+        "redirect_uris": [format!("{bridge_url}_sso_bridge/upstream/oidc/university/callback")],
+    }]);
+    let (out, err) = log_file(&dir, "idp.log");
+    let mut idp = Command::new("node");
+    idp.arg(root().join("tests/peers/oidc-idp/server.mjs"))
+        .env("PORT", idp_port.to_string())
+        .env("ISSUER", &idp_url)
+        .env("CLIENTS_JSON", clients.to_string())
+        .stdout(out)
+        .stderr(err);
+    let idp = spawn(idp).expect("start the OIDC IdP (node)");
+
+    // The bridge.
+    let config_path = dir.join("bridge.toml");
+    std::fs::write(
+        &config_path,
+        bridge_config(&dir, bridge_port, &idp_url, &[&eng, &hist]),
+    )
+    .expect("write bridge config");
+
+    // Synapses: base config, then the overlay printed by the bridge itself.
+    let mut synapse_dirs = Vec::new();
+    for (hs, port) in [(&eng, eng_port), (&hist, hist_port)] {
+        let hs_dir = dir.join(hs.id);
+        let status = Command::new(venv_python())
+            .arg(root().join("tests/peers/synapse/configure.py"))
+            .args([
+                "--dir",
+                &hs_dir.to_string_lossy(),
+                "--server-name",
+                &hs.server_name,
+                "--port",
+                &port.to_string(),
+            ])
+            .status()
+            .expect("run configure.py");
+        assert!(status.success(), "configuring Synapse {} failed", hs.id);
+        let overlay = Command::new(env!("CARGO_BIN_EXE_sso-bridge"))
+            .args([
+                "homeserver-config",
+                "--config",
+                &config_path.to_string_lossy(),
+                hs.id,
+            ])
+            .output()
+            .expect("run sso-bridge homeserver-config");
+        assert!(
+            overlay.status.success(),
+            "homeserver-config failed: {}",
+            String::from_utf8_lossy(&overlay.stderr)
+        );
+        std::fs::write(hs_dir.join("bridge.yaml"), &overlay.stdout).expect("write overlay");
+        synapse_dirs.push(hs_dir);
+    }
+
+    let world = World {
+        bridge: Mutex::new(Some(start_bridge_process(&dir, &config_path))),
+        _others: Mutex::new(vec![idp]),
+        dir: dir.clone(),
+        bridge_url: bridge_url.clone(),
+        idp_url: idp_url.clone(),
+        config_path,
+        eng,
+        hist,
+        bridge_lock: tokio::sync::RwLock::new(()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(wait_ready(
+        &format!("{bridge_url}health"),
+        "the bridge",
+        &dir.join("bridge.log"),
+    ));
+    for hs_dir in &synapse_dirs {
+        let (out, err) = log_file(hs_dir, "stdout.log");
+        let mut synapse = Command::new(root().join("tests/peers/synapse/start.sh"));
+        synapse
+            .arg(hs_dir)
+            .arg(hs_dir.join("bridge.yaml"))
+            .stdout(out)
+            .stderr(err);
+        let child = spawn(synapse).expect("start Synapse");
+        world._others.lock().expect("lock").push(child);
+    }
+    runtime.block_on(async {
+        wait_ready(
+            &format!("{idp_url}/.well-known/openid-configuration"),
+            "the OIDC IdP",
+            &dir.join("idp.log"),
+        )
+        .await;
+        for hs in [&world.eng, &world.hist] {
+            wait_ready(
+                &format!("{}_matrix/client/versions", hs.url),
+                &format!("Synapse {}", hs.id),
+                &dir.join(hs.id).join("stdout.log"),
+            )
+            .await;
+        }
+    });
+    world
+}
+
+fn bridge_config(dir: &Path, port: u16, idp_url: &str, homeservers: &[&Homeserver]) -> String {
+    let mut config = format!(
+        r#"public_base_url = "http://127.0.0.1:{port}/"
+listen = "127.0.0.1:{port}"
+database_url = "sqlite:{db}"
+demo = true
+
+[secrets]
+encryption_key = "e2e-encryption-key-0123456789abcdef"
+
+[redirects]
+allowed_origins = ["{client}"]
+
+[[upstreams]]
+kind = "oidc"
+id = "university"
+name = "Test University SSO"
+issuer = "{idp_url}"
+client_id = "sso-bridge"
+client_secret = "{UPSTREAM_CLIENT_SECRET}"
+scopes = ["openid", "profile", "email"]
+"#,
+        db = dir.join("bridge.db").display(),
+        client = TRUSTED_CLIENT.trim_end_matches("/client/"),
+    );
+    for hs in homeservers {
+        let name = if hs.id == "eng" {
+            "Faculty of Engineering"
+        } else {
+            "Department of History"
+        };
+        config.push_str(&format!(
+            r#"
+[[departments]]
+id = "{id}"
+name = "{name}"
+email_domains = ["{id}.ac.cdl"]
+upstream = "university"
+client_secret = "{secret}"
+membership = {{ claim = "department", any_of = ["{id}"] }}
+[departments.homeserver]
+base_url = "{url}"
+server_name = "{server_name}"
+"#,
+            id = hs.id,
+            secret = hs.client_secret,
+            url = hs.url,
+            server_name = hs.server_name,
+        ));
+    }
+    config
+}
+
+fn start_bridge_process(dir: &Path, config: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("bridge.log"))
+        .expect("bridge log");
+    let mut bridge = Command::new(env!("CARGO_BIN_EXE_sso-bridge"));
+    bridge
+        .args(["serve", "--config", &config.to_string_lossy()])
+        .env("SSO_BRIDGE_LOG", "info,sso_bridge=debug,sqlx=warn")
+        .stdout(Stdio::from(log.try_clone().expect("log")))
+        .stderr(Stdio::from(log));
+    spawn(bridge).expect("start the bridge")
+}
+
+async fn wait_ready(url: &str, what: &str, log: &Path) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        if Instant::now() > deadline {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: String = tail
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!(
+                "{what} did not become ready at {url}; last log lines of {}:\n{tail}",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+impl World {
+    /// Stops the bridge and starts it again on the same port and database.
+    pub async fn restart_bridge(&self) {
+        let old = self.bridge.lock().expect("lock").take();
+        if let Some(mut child) = old {
+            tokio::task::spawn_blocking(move || stop(&mut child))
+                .await
+                .expect("stop bridge");
+        }
+        let child = start_bridge_process(&self.dir, &self.config_path);
+        *self.bridge.lock().expect("lock") = Some(child);
+        wait_ready(
+            &format!("{}health", self.bridge_url),
+            "the restarted bridge",
+            &self.dir.join("bridge.log"),
+        )
+        .await;
+    }
+
+    pub fn homeserver(&self, id: &str) -> &Homeserver {
+        match id {
+            "eng" => &self.eng,
+            "hist" => &self.hist,
+            other => panic!("no homeserver {other}"),
+        }
+    }
+}
