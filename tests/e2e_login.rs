@@ -350,7 +350,7 @@ async fn authorize_as_homeserver(challenge: &str) -> (String, String) {
         .await
         .reached();
     assert_eq!(query_values(&back, "state"), ["hs-state"]);
-    assert_eq!(query_values(&back, "iss"), [w.bridge_url.clone()]);
+    assert_eq!(query_values(&back, "iss"), [w.bridge_url.as_str()]);
     (query_values(&back, "code").remove(0), redirect_uri)
 }
 

@@ -50,7 +50,7 @@ pub enum Outcome {
     /// The browser was sent to a URL that starts with the stop prefix.
     Reached(Url),
     /// A page that is neither a redirect nor a form the driver knows how to fill.
-    Stuck(Page),
+    Stuck(Box<Page>),
 }
 
 impl Outcome {
@@ -69,7 +69,7 @@ impl Outcome {
 
     pub fn stuck(self) -> Page {
         match self {
-            Self::Stuck(page) => page,
+            Self::Stuck(page) => *page,
             Self::Reached(url) => {
                 panic!("expected the login to stop on a page, but it reached {url}")
             }
@@ -155,7 +155,7 @@ impl Browser {
                 page = self.submit_login(&page, person.username).await;
                 continue;
             }
-            return Outcome::Stuck(page);
+            return Outcome::Stuck(Box::new(page));
         }
         panic!("too many steps while driving the login from {start}");
     }
