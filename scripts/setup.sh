@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need, idempotently and quickly when done:
+# Debian packages, Synapse (PyPI) in .peers/venv, oidc-provider (npm) in tests/peers/oidc-idp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYNAPSE_VERSION="1.163.2"
+PEERS=".peers"
+mkdir -p "$PEERS"
+
+say() { printf '==> %s\n' "$*"; }
+
+# Debian packages, installed only when missing.
+ensure_debs() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+ensure_debs ca-certificates curl sqlite3
+
+# Synapse, pinned, in a venv of its own.
+marker="$PEERS/venv/.synapse-$SYNAPSE_VERSION"
+if [ ! -f "$marker" ]; then
+    say "installing Synapse $SYNAPSE_VERSION into $PEERS/venv (about 30 s)"
+    rm -rf "$PEERS/venv"
+    python3 -m venv "$PEERS/venv"
+    "$PEERS/venv/bin/pip" install -q --disable-pip-version-check "matrix-synapse[oidc]==$SYNAPSE_VERSION"
+    "$PEERS/venv/bin/python" -c 'import synapse, authlib' 
+    touch "$marker"
+fi
+
+# The upstream OIDC IdP's npm packages, reinstalled when the lock file changes.
+idp="tests/peers/oidc-idp"
+lock_sum=$(sha256sum "$idp/package-lock.json" | cut -d' ' -f1)
+if [ ! -f "$idp/node_modules/.lock-$lock_sum" ]; then
+    say "installing the test IdP's npm packages"
+    (cd "$idp" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$idp/node_modules/.lock-$lock_sum"
+fi
+
+say "peers ready"
