@@ -41,6 +41,7 @@ async fn full_login(browser: &Browser, who: &Person, idp: Option<&str>) -> (Stri
         .await
         .reached();
     let (token, homeserver) = token_and_homeserver(&final_url);
+    w.assert_not_logged(&token, "the loginToken");
     let logged_in = login_with_token(&homeserver, &token)
         .await
         .unwrap_or_else(|e| panic!("m.login.token at {homeserver} failed: {e:?}"));
@@ -295,6 +296,12 @@ async fn the_upstream_callback_checks_state_browser_and_single_use() {
     let page = Browser::new().get(callback.as_str()).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert_eq!(page.title(), "Your browser did not keep the login cookie");
+    let state = query_values(&callback, "state").remove(0);
+    w.assert_not_logged(&state, "the upstream state");
+    w.assert_not_logged(
+        &query_values(&callback, "code").remove(0),
+        "the upstream code",
+    );
     // A tampered state finds no flow.
     let mut tampered = callback.clone();
     let pairs: Vec<(String, String)> = callback
@@ -432,6 +439,14 @@ async fn the_token_endpoint_enforces_client_secret_redirect_uri_pkce_and_single_
         .await
         .unwrap();
     assert_eq!(userinfo.status(), StatusCode::OK);
+
+    for (secret, what) in [
+        (code.as_str(), "the code"),
+        (access_token.as_str(), "the access token"),
+        (verifier.as_str(), "the PKCE verifier"),
+    ] {
+        w.assert_not_logged(secret, what);
+    }
 
     // Replay: refused, and what the first redemption issued is revoked.
     let (status, body) = token_request(Some(("eng", eng_secret)), &good).await;

@@ -313,6 +313,13 @@ impl World {
         .await;
     }
 
+    /// Secrets must never reach the bridge's log.
+    pub fn assert_not_logged(&self, secret: &str, what: &str) {
+        assert!(secret.len() >= 8, "too short to search for: {what}");
+        let log = std::fs::read_to_string(self.dir.join("bridge.log")).unwrap_or_default();
+        assert!(!log.contains(secret), "{what} appears in the bridge's log");
+    }
+
     pub fn homeserver(&self, id: &str) -> &Homeserver {
         match id {
             "eng" => &self.eng,
