@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::cookie::Cookie;
+use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{App, test, web};
 use sso_bridge::clock::MockClock;
@@ -46,20 +50,16 @@ async fn services(clock: Arc<MockClock>) -> Arc<Services> {
         .expect("services")
 }
 
-#[actix_web::test]
-async fn an_expired_flow_shows_a_clear_page_and_cannot_continue() {
-    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
-    let services = services(clock.clone()).await;
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::from(services.clone()))
-            .configure(sso_bridge::http::routes),
-    )
-    .await;
+/// Starts a login at the real router; returns the picker's path and the browser cookie.
+async fn start_login<S, B>(app: &S) -> (String, Cookie<'static>)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
     let start = test::TestRequest::get()
         .uri("/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
         .to_request();
-    let response = test::call_service(&app, start).await;
+    let response = test::call_service(app, start).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let picker = response
         .headers()
@@ -74,7 +74,32 @@ async fn an_expired_flow_shows_a_clear_page_and_cannot_continue() {
         .find(|c| c.name() == "sso_bridge_browser")
         .unwrap()
         .into_owned();
-    let picker_path = picker.trim_start_matches("http://127.0.0.1:8008");
+    (
+        picker
+            .trim_start_matches("http://127.0.0.1:8008")
+            .to_owned(),
+        cookie,
+    )
+}
+
+async fn app(
+    services: &Arc<Services>,
+) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    test::init_service(
+        App::new()
+            .app_data(web::Data::from(services.clone()))
+            .configure(sso_bridge::http::routes),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn an_expired_flow_shows_a_clear_page_and_cannot_continue() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let services = services(clock.clone()).await;
+    let app = app(&services).await;
+    let (picker_path, cookie) = start_login(&app).await;
+    let picker_path = picker_path.as_str();
 
     let fresh = test::call_service(
         &app,
@@ -99,7 +124,7 @@ async fn an_expired_flow_shows_a_clear_page_and_cannot_continue() {
     let body = String::from_utf8(test::read_body(expired).await.to_vec()).unwrap();
     assert!(body.contains("This login has expired"), "{body}");
 
-    let flow = picker.split("flow=").nth(1).unwrap().to_owned();
+    let flow = picker_path.split("flow=").nth(1).unwrap().to_owned();
     let choose = test::TestRequest::post()
         .uri("/_sso_bridge/pick")
         .cookie(cookie)
@@ -118,24 +143,9 @@ async fn an_expired_flow_shows_a_clear_page_and_cannot_continue() {
 async fn a_flow_from_another_browser_is_refused() {
     let clock = Arc::new(MockClock::at_unix(1_800_000_000));
     let services = services(clock).await;
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::from(services.clone()))
-            .configure(sso_bridge::http::routes),
-    )
-    .await;
-    let start = test::TestRequest::get()
-        .uri("/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
-        .to_request();
-    let response = test::call_service(&app, start).await;
-    let picker = response
-        .headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let picker_path = picker.trim_start_matches("http://127.0.0.1:8008");
+    let app = app(&services).await;
+    let (picker_path, _) = start_login(&app).await;
+    let picker_path = picker_path.as_str();
     let stranger = actix_web::cookie::Cookie::new("sso_bridge_browser", "A".repeat(43));
     let response = test::call_service(
         &app,
@@ -221,22 +231,8 @@ async fn an_authorization_code_expires_after_its_lifetime() {
 async fn nothing_secret_is_stored_in_clear() {
     let clock = Arc::new(MockClock::at_unix(1_800_000_000));
     let services = services(clock).await;
-    let app = test::init_service(
-        App::new()
-            .app_data(web::Data::from(services.clone()))
-            .configure(sso_bridge::http::routes),
-    )
-    .await;
-    let start = test::TestRequest::get()
-        .uri("/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
-        .to_request();
-    let response = test::call_service(&app, start).await;
-    let cookie = response
-        .response()
-        .cookies()
-        .find(|c| c.name() == "sso_bridge_browser")
-        .unwrap()
-        .into_owned();
+    let app = app(&services).await;
+    let (_, cookie) = start_login(&app).await;
     let dump = sso_bridge::store::debug_dump(&services.store)
         .await
         .unwrap();

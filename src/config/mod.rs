@@ -13,6 +13,30 @@ use url::Url;
 use crate::identity::{ClaimTemplate, MembershipRule};
 pub use secret::{Secret, SecretSource};
 
+/// A small valid config for unit tests.
+#[cfg(test)]
+pub(crate) const SAMPLE: &str = r#"
+public_base_url = "https://matrix.ac.cdl"
+[secrets]
+encryption_key = "0123456789abcdef0123456789abcdef"
+[redirects]
+allowed_origins = ["https://app.element.io"]
+[[upstreams]]
+kind = "oidc"
+id = "university"
+issuer = "https://idp.ac.cdl"
+client_id = "bridge"
+client_secret = "s3cret"
+[[departments]]
+id = "eng"
+name = "Engineering"
+email_domains = ["eng.ac.cdl"]
+client_secret = "0123456789abcdef0123"
+upstream = "university"
+membership = { claim = "department", any_of = ["eng"] }
+homeserver = { base_url = "https://matrix.eng.ac.cdl", server_name = "eng.ac.cdl" }
+"#;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The bridge's public address, with a trailing slash; also its OpenID Provider issuer.

@@ -439,27 +439,7 @@ fn department(
 mod tests {
     use super::super::Config;
 
-    const GOOD: &str = r#"
-public_base_url = "https://matrix.ac.cdl"
-[secrets]
-encryption_key = "0123456789abcdef0123456789abcdef"
-[redirects]
-allowed_origins = ["https://app.element.io"]
-[[upstreams]]
-kind = "oidc"
-id = "university"
-issuer = "https://idp.ac.cdl"
-client_id = "bridge"
-client_secret = "s3cret"
-[[departments]]
-id = "eng"
-name = "Engineering"
-email_domains = ["eng.ac.cdl"]
-client_secret = "0123456789abcdef0123"
-upstream = "university"
-membership = { claim = "department", any_of = ["eng"] }
-homeserver = { base_url = "https://matrix.eng.ac.cdl", server_name = "eng.ac.cdl" }
-"#;
+    use super::super::SAMPLE as GOOD;
 
     #[test]
     fn good_config_loads_with_defaults() {

@@ -77,6 +77,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Static files, demo, operations.
     .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
     .route("/_sso_bridge/demo", web::get().to(demo::demo))
+    .route("/favicon.ico", web::get().to(|| async { actix_web::HttpResponse::NoContent().finish() }))
     .route("/health", web::get().to(ops::health))
     .route("/ready", web::get().to(ops::ready))
     .route("/metrics", web::get().to(ops::metrics))

@@ -112,27 +112,7 @@ mod tests {
     use crate::identity::{ClaimTemplate, Claims, MembershipRule};
 
     fn department() -> Department {
-        let config = crate::config::Config::parse(
-            r#"
-public_base_url = "https://matrix.ac.cdl"
-[secrets]
-encryption_key = "0123456789abcdef0123456789abcdef"
-[[upstreams]]
-kind = "oidc"
-id = "u"
-issuer = "https://idp.ac.cdl"
-client_id = "bridge"
-client_secret = "s"
-[[departments]]
-id = "eng"
-name = "Engineering"
-client_secret = "0123456789abcdef0123"
-upstream = "u"
-membership = { claim = "department", any_of = ["eng"] }
-homeserver = { base_url = "https://matrix.eng.ac.cdl", server_name = "eng.ac.cdl" }
-"#,
-        )
-        .unwrap();
+        let config = crate::config::Config::parse(crate::config::SAMPLE).unwrap();
         let mut d = config.departments[0].clone();
         d.membership = MembershipRule {
             claim: "department".into(),
