@@ -24,7 +24,10 @@ ensure_debs() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
     fi
 }
-ensure_debs ca-certificates curl sqlite3
+# samael (SAML2) runs bindgen over the xmlsec headers: libclang-dev and the -dev packages;
+# the xmlsec1 command line serves the test SAML IdP (pysaml2).
+ensure_debs ca-certificates curl sqlite3 pkg-config libclang-dev libssl-dev \
+    libxml2-dev libxmlsec1-dev libxslt1-dev xmlsec1
 
 # Synapse, pinned, in a venv of its own.
 marker="$PEERS/venv/.synapse-$SYNAPSE_VERSION"

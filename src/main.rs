@@ -40,6 +40,13 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print the SAML service provider metadata to register at an upstream SAML IdP.
+    SamlMetadata {
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// The upstream id, as in the config file.
+        upstream: String,
+    },
     /// Print the Synapse configuration a department's homeserver needs.
     HomeserverConfig {
         #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
@@ -120,6 +127,24 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::SamlMetadata { config, upstream } => {
+            let config = match load(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(async move {
+                let upstreams = sso_bridge::upstream::Upstreams::load(
+                    &config,
+                    sso_bridge::upstream::back_channel_client(),
+                )
+                .await?;
+                let idp = upstreams.saml(&upstream).ok_or_else(|| {
+                    anyhow::anyhow!("no SAML upstream {upstream:?} in the config")
+                })?;
+                println!("{}", idp.sp_metadata().await?);
+                Ok(())
+            })
+        }
         Command::Migrate { config } => {
             let config = match load(&config) {
                 Ok(c) => c,
@@ -168,11 +193,22 @@ fn run(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCod
     }
 }
 
-/// Expired flows, codes and routes are deleted every minute.
+/// Every minute: expired flows, codes, routes and replay-cache entries are
+/// deleted, and SAML metadata that is due is refreshed (a failure keeps the last good copy).
 async fn purge_expired(services: Arc<Services>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;
+        for (upstream, result) in services.upstreams.refresh_saml_metadata().await {
+            match result {
+                Ok(true) => tracing::info!(%upstream, "SAML IdP metadata refreshed"),
+                Ok(false) => {}
+                Err(error) => {
+                    services.metrics.metadata_refresh_failed(&upstream);
+                    tracing::warn!(%upstream, %error, "SAML IdP metadata refresh failed; keeping the last good copy");
+                }
+            }
+        }
         match services.store.purge_expired(services.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "purged expired rows"),

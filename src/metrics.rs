@@ -12,6 +12,7 @@ pub struct Metrics {
     failed: IntCounterVec,
     login_seconds: HistogramVec,
     request_seconds: HistogramVec,
+    metadata_failures: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -55,8 +56,17 @@ impl Metrics {
             &["route", "status"],
         )
         .unwrap_or_else(|_| unreachable!("valid metric"));
+        let metadata_failures = IntCounterVec::new(
+            Opts::new(
+                "metadata_refresh_failures_total",
+                "Failed refreshes of upstream IdP metadata",
+            ),
+            &["upstream"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
         for collector in [
-            Box::new(started.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metadata_failures.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(started.clone()),
             Box::new(completed.clone()),
             Box::new(failed.clone()),
             Box::new(login_seconds.clone()),
@@ -71,6 +81,7 @@ impl Metrics {
             failed,
             login_seconds,
             request_seconds,
+            metadata_failures,
         }
     }
 
@@ -93,6 +104,10 @@ impl Metrics {
         self.request_seconds
             .with_label_values(&[route, &status.to_string()])
             .observe(seconds);
+    }
+
+    pub fn metadata_refresh_failed(&self, upstream: &str) {
+        self.metadata_failures.with_label_values(&[upstream]).inc();
     }
 
     pub fn render(&self) -> String {

@@ -41,7 +41,7 @@ impl Services {
         ));
         let keys = SigningKeys::load_or_create(&store, &sealer, &random, clock.as_ref()).await?;
         let http = crate::upstream::back_channel_client();
-        let upstreams = Upstreams::new(&config, http.clone());
+        let upstreams = Upstreams::load(&config, http.clone()).await?;
         Ok(Arc::new(Self {
             config,
             store,

@@ -88,6 +88,46 @@ impl Default for LifetimesFile {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum UpstreamFile {
     Oidc(OidcUpstreamFile),
+    Saml(SamlUpstreamFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlUpstreamFile {
+    pub id: String,
+    pub name: Option<String>,
+    /// The IdP's metadata, from a file or a URL (one of the two).
+    pub metadata_file: Option<String>,
+    pub metadata_url: Option<String>,
+    #[serde(default = "default_metadata_refresh")]
+    pub metadata_refresh_seconds: u64,
+    /// Our entityID; default: the SP metadata URL.
+    pub sp_entity_id: Option<String>,
+    /// The SP's key (PEM) and certificate (PEM file): published in our metadata,
+    /// used to sign AuthnRequests and to decrypt encrypted assertions.
+    pub sp_private_key: SecretSource,
+    pub sp_certificate_file: String,
+    #[serde(default)]
+    pub sign_requests: bool,
+    #[serde(default = "default_clock_skew")]
+    pub clock_skew_seconds: i64,
+    /// The NameID format to ask for: persistent (default), transient, email, unspecified.
+    #[serde(default = "default_name_id_format")]
+    pub name_id_format: String,
+    /// A stable attribute to key identities on instead of the NameID (e.g. eduPersonPrincipalName).
+    pub subject_attribute: Option<String>,
+}
+
+fn default_metadata_refresh() -> u64 {
+    3600
+}
+
+fn default_clock_skew() -> i64 {
+    60
+}
+
+fn default_name_id_format() -> String {
+    "persistent".to_owned()
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,5 +190,9 @@ pub struct HomeserverFile {
 #[serde(deny_unknown_fields)]
 pub struct MembershipFile {
     pub claim: String,
+    #[serde(default)]
     pub any_of: Vec<String>,
+    /// For scoped attributes (`member@eng.ac.cdl`): accepted scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }

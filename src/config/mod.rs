@@ -71,14 +71,38 @@ pub struct Lifetimes {
 #[derive(Debug, Clone)]
 pub enum Upstream {
     Oidc(OidcUpstream),
+    Saml(SamlUpstream),
 }
 
 impl Upstream {
     pub fn id(&self) -> &str {
         match self {
             Self::Oidc(o) => &o.id,
+            Self::Saml(s) => &s.id,
         }
     }
+}
+
+#[derive(Debug, Clone)]
+pub enum MetadataSource {
+    File(std::path::PathBuf),
+    Url(Url),
+}
+
+#[derive(Debug, Clone)]
+pub struct SamlUpstream {
+    pub id: String,
+    pub name: String,
+    pub metadata: MetadataSource,
+    pub metadata_refresh_seconds: u64,
+    pub sp_entity_id: String,
+    pub sp_private_key_pem: Secret,
+    pub sp_certificate_pem: String,
+    pub sign_requests: bool,
+    pub clock_skew_seconds: i64,
+    /// Full URN of the NameID format asked for.
+    pub name_id_format: String,
+    pub subject_attribute: Option<String>,
 }
 
 #[derive(Debug, Clone)]

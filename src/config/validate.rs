@@ -4,10 +4,10 @@ use std::collections::HashSet;
 
 use url::Url;
 
-use super::file::{ConfigFile, DepartmentFile, OidcUpstreamFile, UpstreamFile};
+use super::file::{ConfigFile, DepartmentFile, OidcUpstreamFile, SamlUpstreamFile, UpstreamFile};
 use super::{
     Config, ConfigError, ConfigProblem, Department, Homeserver, HomeserverProvider, Lifetimes,
-    OidcUpstream, Secret, SecretSource, Upstream,
+    MetadataSource, OidcUpstream, SamlUpstream, Secret, SecretSource, Upstream,
 };
 use crate::identity::{ClaimTemplate, MembershipRule};
 
@@ -198,6 +198,17 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
                 }
                 upstreams.push(Upstream::Oidc(u));
             }
+            UpstreamFile::Saml(f) => {
+                let u = saml_upstream(&mut p, i, f, &public_base_url);
+                if !upstream_ids.insert(u.id.clone()) {
+                    p.add(
+                        format!("upstreams[{i}].id"),
+                        format!("{:?} is used twice", u.id),
+                        "give each upstream its own id",
+                    );
+                }
+                upstreams.push(Upstream::Saml(u));
+            }
         }
     }
     if upstreams.is_empty() {
@@ -305,6 +316,135 @@ fn oidc_upstream(p: &mut Problems, i: usize, o: OidcUpstreamFile) -> OidcUpstrea
     }
 }
 
+const NAME_ID_FORMATS: &[(&str, &str)] = &[
+    (
+        "persistent",
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    ),
+    (
+        "transient",
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+    ),
+    (
+        "email",
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    ),
+    (
+        "unspecified",
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+    ),
+];
+
+fn saml_upstream(p: &mut Problems, i: usize, f: SamlUpstreamFile, base: &Url) -> SamlUpstream {
+    let key = |k: &str| format!("upstreams[{i}].{k}");
+    if !valid_id(&f.id) {
+        p.add(
+            key("id"),
+            format!("{:?} is not a valid id", f.id),
+            "use 1–64 characters of a-z, 0-9, - and _",
+        );
+    }
+    let metadata = match (&f.metadata_file, &f.metadata_url) {
+        (Some(file), None) => MetadataSource::File(file.into()),
+        (None, Some(url)) => match Url::parse(url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => MetadataSource::Url(url),
+            _ => {
+                p.add(
+                    key("metadata_url"),
+                    format!("{url:?} is not an http(s) URL"),
+                    "give the URL the IdP publishes its metadata at",
+                );
+                MetadataSource::Url(placeholder_url())
+            }
+        },
+        _ => {
+            p.add(
+                key("metadata_file"),
+                "give exactly one of metadata_file and metadata_url",
+                "point to the IdP's SAML metadata, as a file or a URL",
+            );
+            MetadataSource::File("".into())
+        }
+    };
+    let sp_private_key_pem = p.secret(&key("sp_private_key"), &f.sp_private_key, 1);
+    if !sp_private_key_pem.expose().is_empty()
+        && !sp_private_key_pem.expose().contains("PRIVATE KEY-----")
+    {
+        p.add(key("sp_private_key"), "is not a PEM private key", "give the SP key as PEM, e.g. { file = \"/etc/sso-bridge/saml-sp.key\" } (openssl req -x509 -newkey rsa:2048 -nodes …)");
+    }
+    let sp_certificate_pem = match std::fs::read_to_string(&f.sp_certificate_file) {
+        Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => pem,
+        Ok(_) => {
+            p.add(
+                key("sp_certificate_file"),
+                "is not a PEM certificate",
+                "give the path of the SP certificate in PEM",
+            );
+            String::new()
+        }
+        Err(e) => {
+            p.add(
+                key("sp_certificate_file"),
+                format!("cannot read {}: {e}", f.sp_certificate_file),
+                "give the path of the SP certificate in PEM",
+            );
+            String::new()
+        }
+    };
+    let name_id_format = NAME_ID_FORMATS
+        .iter()
+        .find(|(short, urn)| *short == f.name_id_format || *urn == f.name_id_format)
+        .map(|(_, urn)| (*urn).to_owned())
+        .unwrap_or_else(|| {
+            p.add(
+                key("name_id_format"),
+                format!("{:?} is not a known NameID format", f.name_id_format),
+                "use persistent, transient, email or unspecified",
+            );
+            String::new()
+        });
+    if !name_id_format.ends_with(":persistent") && f.subject_attribute.is_none() {
+        p.add(
+            key("subject_attribute"),
+            "only a persistent NameID is stable; with another format every login could be a new account",
+            "set subject_attribute to a stable attribute (e.g. \"eduPersonPrincipalName\"), or ask for persistent NameIDs",
+        );
+    }
+    if !(0..=600).contains(&f.clock_skew_seconds) {
+        p.add(
+            key("clock_skew_seconds"),
+            format!("{} is out of range", f.clock_skew_seconds),
+            "use 0 to 600 seconds (60 is usual)",
+        );
+    }
+    if f.metadata_refresh_seconds < 60 {
+        p.add(
+            key("metadata_refresh_seconds"),
+            "is below 60",
+            "refresh at most once a minute; hourly is usual",
+        );
+    }
+    let default_entity_id = {
+        let mut url = base.clone();
+        let path = format!("{}_sso_bridge/upstream/saml/{}/metadata", base.path(), f.id);
+        url.set_path(&path);
+        url.to_string()
+    };
+    SamlUpstream {
+        name: f.name.unwrap_or_else(|| f.id.clone()),
+        sp_entity_id: f.sp_entity_id.unwrap_or(default_entity_id),
+        id: f.id,
+        metadata,
+        metadata_refresh_seconds: f.metadata_refresh_seconds,
+        sp_private_key_pem,
+        sp_certificate_pem,
+        sign_requests: f.sign_requests,
+        clock_skew_seconds: f.clock_skew_seconds,
+        name_id_format,
+        subject_attribute: f.subject_attribute,
+    }
+}
+
 fn department(
     p: &mut Problems,
     i: usize,
@@ -397,8 +537,10 @@ fn department(
             "use the id of one of the [[upstreams]]",
         );
     }
-    if d.membership.claim.trim().is_empty() || d.membership.any_of.is_empty() {
-        p.add(key("membership"), "the rule is empty", "name a claim and at least one accepted value, e.g. { claim = \"department\", any_of = [\"eng\"] }");
+    if d.membership.claim.trim().is_empty()
+        || (d.membership.any_of.is_empty() && d.membership.scopes.is_empty())
+    {
+        p.add(key("membership"), "the rule is empty", "name a claim and accepted values or scopes, e.g. { claim = \"department\", any_of = [\"eng\"] } or { claim = \"eduPersonScopedAffiliation\", scopes = [\"eng.ac.cdl\"] }");
     }
     let mut template = |k: &str, source: &str| {
         ClaimTemplate::parse(source).unwrap_or_else(|e| {
@@ -429,6 +571,7 @@ fn department(
         membership: MembershipRule {
             claim: d.membership.claim,
             any_of: d.membership.any_of,
+            scopes: d.membership.scopes,
         },
         localpart_template,
         display_name_template,

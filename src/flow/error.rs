@@ -6,6 +6,7 @@ use crate::provider::ProviderError;
 use crate::provider::authorize::AuthorizeError;
 use crate::store::StoreError;
 use crate::upstream::UpstreamError;
+use crate::upstream::saml::SamlError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -37,6 +38,8 @@ pub enum FlowError {
     Store(#[from] StoreError),
     #[error("the homeserver returned no usable login token")]
     BadLoginToken,
+    #[error("SAML response refused: {0}")]
+    Saml(#[from] SamlError),
 }
 
 impl FlowError {
@@ -59,6 +62,7 @@ impl FlowError {
             Self::Provider(_) => "provider",
             Self::Store(_) => "database",
             Self::BadLoginToken => "bad_login_token",
+            Self::Saml(e) => e.reason(),
         }
     }
 }

@@ -18,7 +18,7 @@ pub use client_redirect::{ClientRedirect, RedirectUrlError};
 pub use complete::complete;
 pub use error::FlowError;
 pub use start::{StartRequest, choose_department, start};
-pub use upstream::{CallbackParams, oidc_callback};
+pub use upstream::{CallbackParams, oidc_callback, saml_acs};
 
 use url::Url;
 

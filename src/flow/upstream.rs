@@ -1,16 +1,23 @@
-//! Handing the user to the department's identity provider, and taking them back.
+//! Handing the user to the department's identity provider (OIDC or SAML2), and
+//! taking them back: verify, check membership, map the identity.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use url::Url;
 
 use super::{BrowserSecret, FlowError, Next, origin, state};
 use crate::config::Department;
 use crate::crypto::hash_secret;
-use crate::identity::resolve_identity;
+use crate::identity::{UpstreamIdentity, resolve_identity};
 use crate::provider::authorize::AuthorizeRequest;
 use crate::services::Services;
 use crate::store::FlowRow;
 use crate::upstream::oidc::UpstreamRequestSecrets;
-use url::Url;
+use crate::upstream::saml::{SamlError, precheck};
+use crate::upstream::{UpstreamClient, UpstreamError};
 
 /// Binds a fresh upstream request to the flow and returns the IdP's login URL.
+/// The flow is found again by the hash of the OIDC `state` or of the SAML request ID.
 pub(super) async fn begin(
     services: &Services,
     browser: &BrowserSecret,
@@ -18,32 +25,41 @@ pub(super) async fn begin(
     department: &Department,
     login_hint: Option<&str>,
 ) -> Result<Url, FlowError> {
-    let client = services
+    let upstream = services
         .upstreams
-        .oidc(&department.upstream)
+        .get(&department.upstream)
         .ok_or_else(|| FlowError::UnknownDepartment(department.id.clone()))?;
-    let upstream_state = services.random.token(32);
+    let correlation = match upstream {
+        UpstreamClient::Oidc(_) => services.random.token(32),
+        // An xsd:ID must not start with a digit.
+        UpstreamClient::Saml(_) => format!("_{}", services.random.id()),
+    };
     let advanced = services
         .store
         .flow_to_upstream(
             flow_id,
             &department.id,
-            client.id(),
-            &hash_secret(&upstream_state),
+            &department.upstream,
+            &hash_secret(&correlation),
             services.now(),
         )
         .await?;
     if !advanced {
         return Err(FlowError::OutOfOrder);
     }
-    let nonce = browser.nonce(flow_id);
-    let verifier = browser.pkce_verifier(flow_id);
-    let secrets = UpstreamRequestSecrets {
-        state: &upstream_state,
-        nonce: &nonce,
-        pkce_verifier: &verifier,
-    };
-    Ok(client.authorization_url(&secrets, login_hint).await?)
+    match upstream {
+        UpstreamClient::Oidc(client) => {
+            let nonce = browser.nonce(flow_id);
+            let verifier = browser.pkce_verifier(flow_id);
+            let secrets = UpstreamRequestSecrets {
+                state: &correlation,
+                nonce: &nonce,
+                pkce_verifier: &verifier,
+            };
+            Ok(client.authorization_url(&secrets, login_hint).await?)
+        }
+        UpstreamClient::Saml(idp) => Ok(idp.authn_request_url(&correlation, flow_id).await?),
+    }
 }
 
 /// What the IdP sent back to the OIDC callback.
@@ -57,56 +73,119 @@ pub struct CallbackParams<'a> {
 }
 
 /// The OIDC callback: the flow is found by the hash of `state` and must belong to
-/// this browser; then the code is redeemed, membership checked, identity mapped.
+/// this browser; then the code is redeemed and the user admitted.
 pub async fn oidc_callback(
     services: &Services,
     browser: Option<&BrowserSecret>,
     upstream_id: &str,
     params: CallbackParams<'_>,
 ) -> Result<Next, FlowError> {
-    let now = services.now();
     let upstream_state = params
         .state
         .filter(|s| !s.is_empty())
         .ok_or(FlowError::Expired)?;
+    let (flow, browser) = returning_flow(services, browser, upstream_id, upstream_state).await?;
+    let result = async {
+        let identity = redeem_oidc(services, browser, upstream_id, &flow, &params).await?;
+        admit(services, &flow, identity).await
+    }
+    .await;
+    finish(services, browser, &flow, result).await
+}
+
+/// The SAML ACS (HTTP-POST binding): structural checks, the flow by the hash of
+/// InResponseTo, full verification, replay cache, then the user is admitted.
+pub async fn saml_acs(
+    services: &Services,
+    browser: Option<&BrowserSecret>,
+    upstream_id: &str,
+    saml_response: &str,
+) -> Result<Next, FlowError> {
+    let compact: String = saml_response
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let xml = STANDARD
+        .decode(compact)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or(FlowError::Saml(SamlError::NotBase64))?;
+    let prechecked = precheck(&xml)?;
+    let request_id = prechecked
+        .in_response_to
+        .ok_or(FlowError::Saml(SamlError::Unsolicited))?;
+    let (flow, browser) = returning_flow(services, browser, upstream_id, &request_id).await?;
+    let result = async {
+        let idp = services
+            .upstreams
+            .saml(upstream_id)
+            .ok_or(FlowError::OutOfOrder)?;
+        let verified = idp.verify(xml, request_id).await?;
+        if !services
+            .store
+            .remember_assertion(upstream_id, &verified.assertion_id, verified.expires_at)
+            .await?
+        {
+            return Err(FlowError::Saml(SamlError::Replay));
+        }
+        admit(services, &flow, verified.identity).await
+    }
+    .await;
+    finish(services, browser, &flow, result).await
+}
+
+/// The flow an upstream answer belongs to, checked against this browser and step.
+async fn returning_flow<'b>(
+    services: &Services,
+    browser: Option<&'b BrowserSecret>,
+    upstream_id: &str,
+    correlation: &str,
+) -> Result<(FlowRow, &'b BrowserSecret), FlowError> {
     let flow = services
         .store
-        .flow_by_upstream_state(&hash_secret(upstream_state), now)
+        .flow_by_upstream_state(&hash_secret(correlation), services.now())
         .await?
         .ok_or(FlowError::Expired)?;
     let browser = browser.ok_or(FlowError::NoBrowserSession)?;
     if flow.browser_hash != browser.hash() {
         return Err(FlowError::WrongBrowser);
     }
-    let result = authenticate(services, browser, upstream_id, &flow, &params).await;
+    if flow.state != state::UPSTREAM || flow.upstream_id.as_deref() != Some(upstream_id) {
+        return Err(FlowError::OutOfOrder);
+    }
+    Ok((flow, browser))
+}
+
+/// A failed check ends the flow (the user starts again); success moves it on.
+async fn finish(
+    services: &Services,
+    browser: &BrowserSecret,
+    flow: &FlowRow,
+    result: Result<String, FlowError>,
+) -> Result<Next, FlowError> {
     match result {
-        Ok(identity_id) => after_authentication(services, browser, &flow, &identity_id).await,
+        Ok(identity_id) => after_authentication(services, browser, flow, &identity_id).await,
         Err(e) => {
-            services.store.fail_flow(&flow.id, e.reason(), now).await?;
+            services
+                .store
+                .fail_flow(&flow.id, e.reason(), services.now())
+                .await?;
             Err(e)
         }
     }
 }
 
-async fn authenticate(
+async fn redeem_oidc(
     services: &Services,
     browser: &BrowserSecret,
     upstream_id: &str,
     flow: &FlowRow,
     params: &CallbackParams<'_>,
-) -> Result<String, FlowError> {
-    if flow.state != state::UPSTREAM || flow.upstream_id.as_deref() != Some(upstream_id) {
-        return Err(FlowError::OutOfOrder);
-    }
-    let department = flow
-        .department
-        .as_deref()
-        .and_then(|d| services.config.department(d))
-        .ok_or_else(|| FlowError::UnknownDepartment(flow.department.clone().unwrap_or_default()))?;
+) -> Result<UpstreamIdentity, FlowError> {
     let client = services
         .upstreams
         .oidc(upstream_id)
-        .ok_or_else(|| FlowError::UnknownDepartment(department.id.clone()))?;
+        .ok_or(FlowError::OutOfOrder)?;
     if let Some(error) = params.error {
         return Err(FlowError::UpstreamDenied(format!(
             "{error}{}",
@@ -119,11 +198,9 @@ async fn authenticate(
     if let Some(iss) = params.iss
         && iss != client.issuer()
     {
-        return Err(FlowError::Upstream(
-            crate::upstream::UpstreamError::Invalid(
-                "the authorization response names another issuer (mix-up)".into(),
-            ),
-        ));
+        return Err(FlowError::Upstream(UpstreamError::Invalid(
+            "the authorization response names another issuer (mix-up)".into(),
+        )));
     }
     let code = params.code.filter(|c| !c.is_empty()).ok_or_else(|| {
         FlowError::UpstreamDenied("the identity provider returned no code".into())
@@ -135,7 +212,20 @@ async fn authenticate(
         nonce: &nonce,
         pkce_verifier: &verifier,
     };
-    let upstream = client.redeem(code, &secrets).await?;
+    Ok(client.redeem(code, &secrets).await?)
+}
+
+/// Whatever the protocol: membership of the flow's department, then the identity.
+async fn admit(
+    services: &Services,
+    flow: &FlowRow,
+    upstream: UpstreamIdentity,
+) -> Result<String, FlowError> {
+    let department = flow
+        .department
+        .as_deref()
+        .and_then(|d| services.config.department(d))
+        .ok_or_else(|| FlowError::UnknownDepartment(flow.department.clone().unwrap_or_default()))?;
     if !department.membership.admits(&upstream.claims) {
         tracing::warn!(
             flow = %flow.id,

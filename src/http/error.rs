@@ -150,6 +150,18 @@ impl HttpError {
                 false,
             ),
             FlowError::Authorize(e) => return Self::from_authorize(e),
+            FlowError::Saml(crate::upstream::saml::SamlError::Replay) => (
+                StatusCode::BAD_REQUEST,
+                "This login was already used",
+                "The answer from the university login service was used before. Start the login again from your Matrix app.".into(),
+                false,
+            ),
+            FlowError::Saml(_) => (
+                StatusCode::BAD_REQUEST,
+                "The university login could not be verified",
+                "The answer from the university login service failed our security checks, so you were not logged in. Try again; if it keeps happening, contact IT support.".into(),
+                false,
+            ),
             FlowError::BadLoginToken => (
                 StatusCode::BAD_GATEWAY,
                 "The homeserver did not log you in",

@@ -24,15 +24,24 @@ use actix_web::{App, HttpServer, web};
 use crate::services::Services;
 use error::HttpError;
 
-/// Request bodies the bridge accepts are small forms.
+/// Request bodies the bridge accepts are small forms…
 const MAX_FORM_BYTES: usize = 16 * 1024;
+/// …except SAML responses, which carry signed XML (a large one is a few tens of KiB).
+const MAX_SAML_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Every route of the bridge; also used by in-process tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let form_error = |status, page: bool| {
+    // Form bodies: too large → 413, otherwise 400; a page for people, OAuth JSON for homeservers.
+    let form_error = |limit: usize, page: bool| {
         web::FormConfig::default()
-            .limit(MAX_FORM_BYTES)
+            .limit(limit)
             .error_handler(move |e, _| {
+                let status = match e {
+                    actix_web::error::UrlencodedError::Overflow { .. } => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    _ => StatusCode::BAD_REQUEST,
+                };
                 if page {
                     HttpError::page(
                         status,
@@ -65,14 +74,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/_matrix/client/{version:r0|v3}/login/sso/redirect/{idp}", web::get().to(matrix::sso_redirect_with_idp))
     // The login flow's own pages.
     .route("/_sso_bridge/pick", web::get().to(picker::show))
-    .service(web::resource("/_sso_bridge/pick").app_data(form_error(StatusCode::BAD_REQUEST, true)).route(web::post().to(picker::choose)))
+    .service(web::resource("/_sso_bridge/pick").app_data(form_error(MAX_FORM_BYTES, true)).route(web::post().to(picker::choose)))
     .route("/_sso_bridge/upstream/oidc/{upstream}/callback", web::get().to(upstream::oidc_callback))
+    .service(
+        web::resource("/_sso_bridge/upstream/saml/{upstream}/acs")
+            .app_data(form_error(MAX_SAML_RESPONSE_BYTES, true))
+            .route(web::post().to(upstream::saml_acs)),
+    )
+    .route("/_sso_bridge/upstream/saml/{upstream}/metadata", web::get().to(upstream::saml_metadata))
     .route("/_sso_bridge/complete", web::get().to(complete::complete))
     // The OpenID Provider for the departments' homeservers.
     .route("/.well-known/openid-configuration", web::get().to(provider::discovery))
     .route("/_sso_bridge/op/jwks.json", web::get().to(provider::jwks))
     .route("/_sso_bridge/op/authorize", web::get().to(provider::authorize))
-    .service(web::resource("/_sso_bridge/op/token").app_data(form_error(StatusCode::BAD_REQUEST, false)).route(web::post().to(provider::token)))
+    .service(web::resource("/_sso_bridge/op/token").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(provider::token)))
     .route("/_sso_bridge/op/userinfo", web::route().to(provider::userinfo))
     // Static files, demo, operations.
     .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))

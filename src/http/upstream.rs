@@ -1,5 +1,6 @@
 //! Where upstream IdPs send the user back.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -42,4 +43,54 @@ pub async fn oidc_callback(
     .await
     .map_err(|e| HttpError::from_flow(&services, e))?;
     Ok(respond::next(&services, next, Vec::new()))
+}
+
+#[derive(Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+}
+
+/// The SAML assertion consumer service (HTTP-POST binding).
+pub async fn saml_acs(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    upstream_id: web::Path<String>,
+    form: web::Form<AcsForm>,
+) -> Result<HttpResponse, HttpError> {
+    if services.upstreams.saml(&upstream_id).is_none() {
+        return Err(HttpError::not_found_page());
+    }
+    let browser = cookies::browser_secret(&request);
+    let next = flow::saml_acs(
+        &services,
+        browser.as_ref(),
+        &upstream_id,
+        &form.saml_response,
+    )
+    .await
+    .map_err(|e| HttpError::from_flow(&services, e))?;
+    Ok(respond::next(&services, next, Vec::new()))
+}
+
+/// Our SP metadata, for the IdP's administrator.
+pub async fn saml_metadata(
+    services: web::Data<Services>,
+    upstream_id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let idp = services
+        .upstreams
+        .saml(&upstream_id)
+        .ok_or_else(HttpError::not_found_page)?;
+    let xml = idp.sp_metadata().await.map_err(|e| {
+        tracing::error!(error = %e, "cannot render SP metadata");
+        HttpError::page(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "Metadata unavailable",
+            "The service provider metadata could not be produced; see the bridge's log.",
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
+        .body(xml))
 }

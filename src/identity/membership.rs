@@ -2,24 +2,35 @@
 
 use super::Claims;
 
-/// Member when the claim carries at least one of the accepted values (exact match).
+/// Member when the claim carries one of the accepted values (exact match), or a
+/// scoped value (`affiliation@scope`) whose scope is accepted.
 #[derive(Debug, Clone)]
 pub struct MembershipRule {
     pub claim: String,
     pub any_of: Vec<String>,
+    pub scopes: Vec<String>,
 }
 
 impl MembershipRule {
     pub fn admits(&self, claims: &Claims) -> bool {
-        claims
-            .values(&self.claim)
-            .iter()
-            .any(|value| self.any_of.iter().any(|accepted| accepted == value))
+        claims.values(&self.claim).iter().any(|value| {
+            self.any_of.iter().any(|accepted| accepted == value)
+                || value.rsplit_once('@').is_some_and(|(user, scope)| {
+                    !user.is_empty() && self.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope))
+                })
+        })
     }
 
     /// Plain words for a log line or an operator: what was required.
     pub fn describe(&self) -> String {
-        format!("claim `{}` one of {:?}", self.claim, self.any_of)
+        match (self.any_of.is_empty(), self.scopes.is_empty()) {
+            (false, true) => format!("claim `{}` one of {:?}", self.claim, self.any_of),
+            (true, false) => format!("claim `{}` scoped to one of {:?}", self.claim, self.scopes),
+            _ => format!(
+                "claim `{}` one of {:?} or scoped to one of {:?}",
+                self.claim, self.any_of, self.scopes
+            ),
+        }
     }
 }
 
@@ -31,7 +42,28 @@ mod tests {
         MembershipRule {
             claim: "department".into(),
             any_of: vec!["eng".into(), "eng-staff".into()],
+            scopes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn scoped_values_match_on_their_scope_only() {
+        let rule = MembershipRule {
+            claim: "eduPersonScopedAffiliation".into(),
+            any_of: Vec::new(),
+            scopes: vec!["eng.ac.cdl".into()],
+        };
+        let with = |v: &str| {
+            let mut c = Claims::default();
+            c.insert("eduPersonScopedAffiliation", vec![v.into()]);
+            c
+        };
+        assert!(rule.admits(&with("member@eng.ac.cdl")));
+        assert!(rule.admits(&with("staff@ENG.ac.cdl")));
+        assert!(!rule.admits(&with("member@hist.ac.cdl")));
+        assert!(!rule.admits(&with("member@evil.eng.ac.cdl.example")));
+        assert!(!rule.admits(&with("@eng.ac.cdl")));
+        assert!(!rule.admits(&with("eng.ac.cdl")));
     }
 
     #[test]

@@ -117,6 +117,7 @@ mod tests {
         d.membership = MembershipRule {
             claim: "department".into(),
             any_of: vec!["eng".into()],
+            scopes: Vec::new(),
         };
         d.localpart_template = ClaimTemplate::parse("{preferred_username}").unwrap();
         d

@@ -1,6 +1,7 @@
 //! Storage with sqlx: SQLite by default, PostgreSQL for several instances.
 //! Nothing here knows about HTTP; every secret arrives already hashed or sealed.
 
+mod assertion_ids;
 mod auth_codes;
 mod flows;
 mod identities;
@@ -115,7 +116,13 @@ impl Store {
     /// Deletes rows past their expiry; returns how many went.
     pub async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
         let mut removed = 0;
-        for table in ["flows", "auth_codes", "access_tokens", "login_token_routes"] {
+        for table in [
+            "flows",
+            "auth_codes",
+            "access_tokens",
+            "login_token_routes",
+            "assertion_ids",
+        ] {
             removed += sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE expires_at < $1"
             )))

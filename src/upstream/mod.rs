@@ -1,6 +1,7 @@
 //! Talking to the university's identity providers.
 
 pub mod oidc;
+pub mod saml;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use crate::config::{Config, Upstream};
 
 pub use oidc::OidcClient;
+pub use saml::SamlIdp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -24,29 +26,65 @@ pub enum UpstreamError {
 /// All configured upstream IdPs, by id.
 pub struct Upstreams {
     oidc: HashMap<String, Arc<OidcClient>>,
+    saml: HashMap<String, Arc<SamlIdp>>,
+}
+
+/// One upstream, whatever its protocol.
+pub enum UpstreamClient<'a> {
+    Oidc(&'a Arc<OidcClient>),
+    Saml(&'a Arc<SamlIdp>),
 }
 
 impl Upstreams {
-    pub fn new(config: &Config, http: reqwest::Client) -> Self {
-        let oidc = config
-            .upstreams
-            .iter()
-            .map(|upstream| match upstream {
+    /// Builds every client; a SAML IdP's metadata is read now, and an IdP whose
+    /// metadata has no signing certificate stops the start.
+    pub async fn load(config: &Config, http: reqwest::Client) -> anyhow::Result<Self> {
+        let mut oidc = HashMap::new();
+        let mut saml = HashMap::new();
+        for upstream in &config.upstreams {
+            match upstream {
                 Upstream::Oidc(o) => {
                     let redirect =
                         config.url(&format!("_sso_bridge/upstream/oidc/{}/callback", o.id));
-                    (
+                    oidc.insert(
                         o.id.clone(),
                         Arc::new(OidcClient::new(o.clone(), redirect, http.clone())),
-                    )
+                    );
                 }
-            })
-            .collect();
-        Self { oidc }
+                Upstream::Saml(s) => {
+                    let acs = config.url(&format!("_sso_bridge/upstream/saml/{}/acs", s.id));
+                    let metadata =
+                        config.url(&format!("_sso_bridge/upstream/saml/{}/metadata", s.id));
+                    let idp = SamlIdp::load(s.clone(), acs, metadata, http.clone()).await?;
+                    saml.insert(s.id.clone(), Arc::new(idp));
+                }
+            }
+        }
+        Ok(Self { oidc, saml })
+    }
+
+    pub fn get(&self, id: &str) -> Option<UpstreamClient<'_>> {
+        self.oidc
+            .get(id)
+            .map(UpstreamClient::Oidc)
+            .or_else(|| self.saml.get(id).map(UpstreamClient::Saml))
     }
 
     pub fn oidc(&self, id: &str) -> Option<&Arc<OidcClient>> {
         self.oidc.get(id)
+    }
+
+    pub fn saml(&self, id: &str) -> Option<&Arc<SamlIdp>> {
+        self.saml.get(id)
+    }
+
+    /// Re-reads SAML metadata that is due; failures keep the last good copy.
+    pub async fn refresh_saml_metadata(&self) -> Vec<(String, Result<bool, String>)> {
+        let mut results = Vec::new();
+        for (id, idp) in &self.saml {
+            results.push((id.clone(), idp.refresh_if_due().await));
+        }
+        results
     }
 
     /// Fetches every discovery document once, so problems show in the log at start.

@@ -1,0 +1,728 @@
+//! The SAML ACS refuses every forged, altered or stale response, each for its own
+//! reason (read from the `logins_failed_total{reason=…}` metric, so a test fails
+//! if its check is removed and another one happens to catch the response).
+//! Responses are built and signed here with xmlsec, like an IdP would.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::cookie::Cookie;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::{App, test, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{Duration, SecondsFormat, Utc};
+use samael::crypto::{Crypto, CryptoProvider};
+use sso_bridge::clock::SystemClock;
+use sso_bridge::config::Config;
+use sso_bridge::random::Random;
+use sso_bridge::services::Services;
+
+const IDP: &str = "https://idp.test/metadata";
+const BASE: &str = "http://127.0.0.1:8008/";
+const ACS: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/acs";
+const SP: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/metadata";
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/saml")
+        .join(name)
+}
+
+fn config(metadata: &str) -> String {
+    format!(
+        r#"
+public_base_url = "{BASE}"
+database_url = "sqlite::memory:"
+[secrets]
+encryption_key = "saml-tests-encryption-key-0123456789"
+[redirects]
+allowed_origins = ["https://app.example"]
+[[upstreams]]
+kind = "saml"
+id = "campus"
+metadata_file = "{metadata}"
+sp_private_key = {{ file = "{key}" }}
+sp_certificate_file = "{cert}"
+clock_skew_seconds = 60
+[[departments]]
+id = "eng"
+name = "Engineering"
+client_secret = "eng-client-secret-0123456789"
+upstream = "campus"
+membership = {{ claim = "ou", any_of = ["eng"] }}
+localpart_template = "{{uid}}"
+display_name_template = "{{displayName}}"
+homeserver = {{ base_url = "http://127.0.0.1:8101/", server_name = "eng.test" }}
+"#,
+        metadata = fixture(metadata).display(),
+        key = fixture("sp.key").display(),
+        cert = fixture("sp.crt").display(),
+    )
+}
+
+async fn services() -> Arc<Services> {
+    let config = Config::parse(&config("idp-metadata.xml")).expect("config");
+    Services::start(config, Arc::new(SystemClock), Random::from_os())
+        .await
+        .expect("services")
+}
+
+#[actix_web::test]
+async fn an_idp_without_a_signing_certificate_stops_the_start() {
+    let config = Config::parse(&config("idp-metadata-unsigned.xml")).expect("config");
+    let error = Services::start(config, Arc::new(SystemClock), Random::from_os())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("no signing certificate"),
+        "{error}"
+    );
+}
+
+async fn app(
+    services: &Arc<Services>,
+) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    test::init_service(
+        App::new()
+            .app_data(web::Data::from(services.clone()))
+            .configure(sso_bridge::http::routes),
+    )
+    .await
+}
+
+/// Starts a login for `eng`; returns the AuthnRequest ID and the browser cookie.
+async fn start<S, B>(app: &S) -> (String, Cookie<'static>)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let request = test::TestRequest::get()
+        .uri("/_matrix/client/v3/login/sso/redirect/eng?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
+        .to_request();
+    let response = test::call_service(app, request).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = url::Url::parse(
+        response
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        location
+            .as_str()
+            .starts_with("https://idp.test/sso/redirect?"),
+        "{location}"
+    );
+    let cookie = response
+        .response()
+        .cookies()
+        .find(|c| c.name() == "sso_bridge_browser")
+        .unwrap()
+        .into_owned();
+    let saml_request = location
+        .query_pairs()
+        .find(|(k, _)| k == "SAMLRequest")
+        .unwrap()
+        .1
+        .into_owned();
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&STANDARD.decode(saml_request).unwrap()[..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let id = doc.root_element().attribute("ID").unwrap().to_owned();
+    assert!(id.len() >= 33, "request IDs carry 128 random bits: {id}");
+    (id, cookie)
+}
+
+async fn post<S, B>(app: &S, cookie: &Cookie<'static>, xml: &str) -> (StatusCode, Option<String>)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let request = test::TestRequest::post()
+        .uri("/_sso_bridge/upstream/saml/campus/acs")
+        .cookie(cookie.clone())
+        .set_form([
+            ("SAMLResponse", STANDARD.encode(xml)),
+            ("RelayState", "x".into()),
+        ])
+        .to_request();
+    let response = test::call_service(app, request).await;
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (response.status(), location)
+}
+
+fn failures(services: &Services, reason: &str) -> u64 {
+    let needle = format!("sso_bridge_logins_failed_total{{reason=\"{reason}\"}} ");
+    services
+        .metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle).map(|n| n.trim().parse().unwrap()))
+        .unwrap_or(0)
+}
+
+/// What goes into a response; each test changes one thing.
+#[derive(Clone)]
+struct Spec {
+    response_in_response_to: String,
+    assertion_in_response_to: String,
+    response_id: String,
+    assertion_id: String,
+    issuer: String,
+    destination: String,
+    recipient: String,
+    audience: Option<String>,
+    not_before: chrono::DateTime<Utc>,
+    not_on_or_after: chrono::DateTime<Utc>,
+    status: String,
+    name_id: String,
+    ou: String,
+    sign_key: &'static str,
+    key_info_cert: &'static str,
+    sha1: bool,
+    signed: bool,
+}
+
+fn spec(request_id: &str) -> Spec {
+    let now = Utc::now();
+    Spec {
+        response_in_response_to: request_id.into(),
+        assertion_in_response_to: request_id.into(),
+        response_id: format!("_r{}", rand::random::<u64>()),
+        assertion_id: format!("_a{}", rand::random::<u64>()),
+        issuer: IDP.into(),
+        destination: ACS.into(),
+        recipient: ACS.into(),
+        audience: Some(SP.into()),
+        not_before: now - Duration::seconds(5),
+        not_on_or_after: now + Duration::minutes(5),
+        status: "urn:oasis:names:tc:SAML:2.0:status:Success".into(),
+        name_id: "persistent-erin".into(),
+        ou: "eng".into(),
+        sign_key: "idp",
+        key_info_cert: "idp",
+        sha1: false,
+        signed: true,
+    }
+}
+
+fn t(at: chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn cert_body(name: &str) -> String {
+    std::fs::read_to_string(fixture(&format!("{name}.crt")))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect()
+}
+
+fn signature_template(s: &Spec) -> String {
+    let (sig_alg, digest_alg) = if s.sha1 {
+        (
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            "http://www.w3.org/2000/09/xmldsig#sha1",
+        )
+    } else {
+        (
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "http://www.w3.org/2001/04/xmlenc#sha256",
+        )
+    };
+    format!(
+        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{sig_alg}"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="{digest_alg}"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"##,
+        id = s.assertion_id,
+        cert = cert_body(s.key_info_cert),
+    )
+}
+
+fn assertion(s: &Spec, signature: &str) -> String {
+    let audience = s
+        .audience
+        .as_ref()
+        .map(|a| format!("<saml:AudienceRestriction><saml:Audience>{a}</saml:Audience></saml:AudienceRestriction>"))
+        .unwrap_or_default();
+    format!(
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{nooa}" Recipient="{recipient}" InResponseTo="{irt}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{nooa}">{audience}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>{ou}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.1" FriendlyName="uid" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>erin</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.16.840.1.113730.3.1.241" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>Erin Engineer</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+        aid = s.assertion_id,
+        now = t(Utc::now()),
+        issuer = s.issuer,
+        name_id = s.name_id,
+        nooa = t(s.not_on_or_after),
+        nb = t(s.not_before),
+        recipient = s.recipient,
+        irt = s.assertion_in_response_to,
+        ou = s.ou,
+    )
+}
+
+fn response_with(s: &Spec, inner: &str) -> String {
+    format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{now}" Destination="{dest}" InResponseTo="{irt}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{inner}</samlp:Response>"#,
+        rid = s.response_id,
+        now = t(Utc::now()),
+        dest = s.destination,
+        irt = s.response_in_response_to,
+        issuer = s.issuer,
+        status = s.status,
+    )
+}
+
+fn sign(xml: &str, key: &str) -> String {
+    let pem = std::fs::read(fixture(&format!("{key}.key"))).unwrap();
+    let der = openssl::pkey::PKey::private_key_from_pem(&pem)
+        .unwrap()
+        .private_key_to_der()
+        .unwrap();
+    Crypto::sign_xml(xml, &der).expect("xmlsec signs")
+}
+
+/// The signed assertion alone (for wrapping shapes).
+fn signed_assertion(s: &Spec) -> String {
+    let signed = sign(&assertion(s, &signature_template(s)), s.sign_key);
+    without_declaration(&signed).to_owned()
+}
+
+fn without_declaration(xml: &str) -> &str {
+    let xml = xml.trim_start();
+    match xml.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(xml, |(_, body)| body.trim_start()),
+        None => xml,
+    }
+}
+
+fn build(s: &Spec) -> String {
+    if !s.signed {
+        return response_with(s, &assertion(s, ""));
+    }
+    sign(
+        &response_with(s, &assertion(s, &signature_template(s))),
+        s.sign_key,
+    )
+}
+
+/// Posts a response built from `change(spec)` and expects a refusal for `reason`.
+async fn refused(change: impl FnOnce(&mut Spec, &str) -> Option<String>, reason: &str) {
+    let services = services().await;
+    let app = app(&services).await;
+    let (request_id, cookie) = start(&app).await;
+    let mut s = spec(&request_id);
+    let xml = change(&mut s, &request_id).unwrap_or_else(|| build(&s));
+    let before = failures(&services, reason);
+    let (status, location) = post(&app, &cookie, &xml).await;
+    assert!(
+        location.as_deref().is_none_or(|l| !l.contains("8101")),
+        "{reason}: the response must not reach the homeserver"
+    );
+    assert!(
+        status.is_client_error() || status.is_server_error(),
+        "{reason}: {status}"
+    );
+    assert_eq!(
+        failures(&services, reason),
+        before + 1,
+        "refused for another reason than {reason}:\n{}",
+        services.metrics.render()
+    );
+}
+
+#[actix_web::test]
+async fn a_good_response_is_accepted_and_a_replay_is_refused() {
+    let services = services().await;
+    let app = app(&services).await;
+    let (request_id, cookie) = start(&app).await;
+    let s = spec(&request_id);
+    let xml = build(&s);
+    let (status, location) = post(&app, &cookie, &xml).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        location.unwrap().starts_with(
+            "http://127.0.0.1:8101/_matrix/client/v3/login/sso/redirect/oidc-university"
+        )
+    );
+    // The same response again: its flow has moved on.
+    let (status, _) = post(&app, &cookie, &xml).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The same assertion in a response to a new request: the replay cache refuses it.
+    let (second_request, cookie2) = start(&app).await;
+    let mut again = spec(&second_request);
+    again.assertion_id = s.assertion_id.clone();
+    let before = failures(&services, "saml_replay");
+    let (status, location) = post(&app, &cookie2, &build(&again)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(location.is_none());
+    assert_eq!(failures(&services, "saml_replay"), before + 1);
+}
+
+#[actix_web::test]
+async fn unsigned() {
+    refused(
+        |s, _| {
+            s.signed = false;
+            None
+        },
+        "saml_signature",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn signature_stripped() {
+    refused(
+        |s, _| {
+            let signed = build(s);
+            let start = signed.find("<ds:Signature").unwrap();
+            let end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+            Some(format!("{}{}", &signed[..start], &signed[end..]))
+        },
+        "saml_signature",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn signed_with_another_key() {
+    refused(
+        |s, _| {
+            s.sign_key = "other";
+            None
+        },
+        "saml_signature",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn key_in_key_info_is_not_the_metadata_key() {
+    refused(
+        |s, _| {
+            s.sign_key = "other";
+            s.key_info_cert = "other";
+            None
+        },
+        "saml_signature",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_second_unsigned_assertion_before_the_signed_one() {
+    refused(
+        |s, _| {
+            let mut evil = s.clone();
+            evil.name_id = "persistent-admin".into();
+            evil.assertion_id = "_evil".into();
+            let inner = format!("{}{}", assertion(&evil, ""), signed_assertion(s));
+            Some(response_with(s, &inner))
+        },
+        "saml_assertion_count",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_second_unsigned_assertion_after_the_signed_one() {
+    refused(
+        |s, _| {
+            let mut evil = s.clone();
+            evil.name_id = "persistent-admin".into();
+            evil.assertion_id = "_evil".into();
+            let inner = format!("{}{}", signed_assertion(s), assertion(&evil, ""));
+            Some(response_with(s, &inner))
+        },
+        "saml_assertion_count",
+    )
+    .await;
+}
+
+/// Wrapping: the signed assertion moved elsewhere, an altered one in its place.
+fn wrapped(s: &mut Spec, place: &str) -> String {
+    let original = signed_assertion(s);
+    let mut evil = s.clone();
+    evil.name_id = "persistent-admin".into();
+    let forged = assertion(&evil, "");
+    match place {
+        "extensions" => response_with(
+            s,
+            &format!("<samlp:Extensions>{original}</samlp:Extensions>{forged}"),
+        ),
+        "object" => {
+            let with_object = signed_assertion(s).replace(
+                "</ds:Signature>",
+                &format!("<ds:Object>{original}</ds:Object></ds:Signature>"),
+            );
+            response_with(
+                s,
+                &with_object.replace(
+                    "persistent-erin</saml:NameID>",
+                    "persistent-admin</saml:NameID>",
+                ),
+            )
+        }
+        _ => response_with(s, &format!("{original}{forged}")),
+    }
+}
+
+#[actix_web::test]
+async fn wrapping_signed_copy_in_extensions() {
+    refused(
+        |s, _| Some(wrapped(s, "extensions")),
+        "saml_assertion_count",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn wrapping_signed_copy_in_signature_object() {
+    refused(|s, _| Some(wrapped(s, "object")), "saml_assertion_count").await;
+}
+
+#[actix_web::test]
+async fn wrapping_signed_copy_before_the_forged_one() {
+    refused(|s, _| Some(wrapped(s, "before")), "saml_assertion_count").await;
+}
+
+#[actix_web::test]
+async fn comment_inside_the_name_id() {
+    refused(
+        |s, _| {
+            s.name_id = "persistent-erin<!-- -->.evil".into();
+            None
+        },
+        "saml_comment",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn doctype_with_an_entity() {
+    refused(
+        |s, _| {
+            let signed = build(s);
+            let body = without_declaration(&signed);
+            Some(format!(
+                "<!DOCTYPE samlp:Response [<!ENTITY x \"erin\">]>{body}"
+            ))
+        },
+        "saml_doctype",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn sha1() {
+    refused(
+        |s, _| {
+            s.sha1 = true;
+            None
+        },
+        "saml_signature",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn wrong_audience() {
+    refused(
+        |s, _| {
+            s.audience = Some("https://other-sp.example/metadata".into());
+            None
+        },
+        "saml_audience",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn missing_audience() {
+    refused(
+        |s, _| {
+            s.audience = None;
+            None
+        },
+        "saml_audience_missing",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn wrong_recipient() {
+    refused(
+        |s, _| {
+            s.recipient = "https://evil.example/acs".into();
+            None
+        },
+        "saml_recipient",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn wrong_destination() {
+    refused(
+        |s, _| {
+            s.destination = "https://evil.example/acs".into();
+            None
+        },
+        "saml_destination",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn wrong_issuer() {
+    refused(
+        |s, _| {
+            s.issuer = "https://evil-idp.example/metadata".into();
+            None
+        },
+        "saml_issuer",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn expired() {
+    refused(
+        |s, _| {
+            s.not_before = Utc::now() - Duration::hours(2);
+            s.not_on_or_after = Utc::now() - Duration::hours(1);
+            None
+        },
+        "saml_expired",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn not_yet_valid() {
+    refused(
+        |s, _| {
+            s.not_before = Utc::now() + Duration::hours(1);
+            s.not_on_or_after = Utc::now() + Duration::hours(2);
+            None
+        },
+        "saml_not_yet_valid",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn non_success_status() {
+    refused(
+        |s, _| {
+            s.status = "urn:oasis:names:tc:SAML:2.0:status:Responder".into();
+            None
+        },
+        "saml_status",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn assertion_answers_another_request() {
+    refused(
+        |s, _| {
+            s.assertion_in_response_to = "_someone-elses-request".into();
+            None
+        },
+        "saml_in_response_to",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_response_for_another_browsers_flow() {
+    let services = services().await;
+    let app = app(&services).await;
+    let (request_id, _victim_cookie) = start(&app).await;
+    let (_, attacker_cookie) = start(&app).await;
+    let before = failures(&services, "wrong_browser");
+    let (status, _) = post(&app, &attacker_cookie, &build(&spec(&request_id))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(failures(&services, "wrong_browser"), before + 1);
+}
+
+#[actix_web::test]
+async fn unsolicited_and_unknown_requests_are_refused() {
+    refused(
+        |s, _| {
+            s.response_in_response_to = "_never-sent".into();
+            None
+        },
+        "expired",
+    )
+    .await;
+    refused(
+        |s, _| {
+            Some(build(s).replace(
+                &format!(" InResponseTo=\"{}\"", s.response_in_response_to),
+                "",
+            ))
+        },
+        "saml_unsolicited",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_non_member_is_refused() {
+    refused(
+        |s, _| {
+            s.ou = "hist".into();
+            None
+        },
+        "not_a_member",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn an_oversize_body_is_refused_before_parsing() {
+    let services = services().await;
+    let app = app(&services).await;
+    let (_, cookie) = start(&app).await;
+    let huge = "A".repeat(300 * 1024);
+    let request = test::TestRequest::post()
+        .uri("/_sso_bridge/upstream/saml/campus/acs")
+        .cookie(cookie)
+        .set_form([("SAMLResponse", huge)])
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[actix_web::test]
+async fn sp_metadata_names_our_entity_id_acs_and_certificate() {
+    let services = services().await;
+    let app = app(&services).await;
+    let response = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/_sso_bridge/upstream/saml/campus/metadata")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+    assert!(body.contains(&format!("entityID=\"{SP}\"")), "{body}");
+    assert!(body.contains(ACS), "{body}");
+    assert!(body.contains(&cert_body("sp")), "{body}");
+}
