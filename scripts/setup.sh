@@ -40,6 +40,14 @@ if [ ! -f "$marker" ]; then
     touch "$marker"
 fi
 
+# The SAML2 test IdP (pysaml2) in the same venv, reinstalled when its pins change.
+saml_sum=$(sha256sum tests/peers/saml-idp/requirements.txt | cut -d' ' -f1)
+if [ ! -f "$PEERS/venv/.saml-$saml_sum" ]; then
+    say "installing the test SAML IdP (pysaml2)"
+    "$PEERS/venv/bin/pip" install -q --disable-pip-version-check -r tests/peers/saml-idp/requirements.txt
+    touch "$PEERS/venv/.saml-$saml_sum"
+fi
+
 # The upstream OIDC IdP's npm packages, reinstalled when the lock file changes.
 idp="tests/peers/oidc-idp"
 lock_sum=$(sha256sum "$idp/package-lock.json" | cut -d' ' -f1)

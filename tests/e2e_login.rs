@@ -572,7 +572,7 @@ async fn the_matrix_front_door_advertises_every_department() {
             .iter()
             .map(|p| p["id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, ["eng", "hist"]);
+        assert_eq!(ids, ["eng", "hist", "phys"]);
         assert!(flows.iter().any(|f| f["type"] == "m.login.token"));
     }
     let versions = reqwest::get(format!("{}_matrix/client/versions", w.bridge_url))
@@ -626,7 +626,7 @@ async fn the_picker_searches_and_routes_by_email_without_javascript() {
     let searched = browser.get(&format!("{picker_url}&q=histo")).await;
     assert!(searched.body.contains("Department of History"));
     assert!(!searched.body.contains("Faculty of Engineering"));
-    assert!(searched.body.contains("1 of 2 departments"));
+    assert!(searched.body.contains("1 of 3 departments"));
 
     let flow = hidden(&picker, "flow").unwrap();
     let pick = format!("{}_sso_bridge/pick", w.bridge_url);
@@ -684,4 +684,62 @@ async fn colliding_and_unusual_user_names_get_distinct_valid_accounts() {
     assert_eq!(again, carol, "and keeps her account");
     let (dave, _) = full_login(&Browser::new(), &person("dave", NO_PICKER), Some("eng")).await;
     assert_eq!(dave, "@dave.o_brien:eng.test");
+}
+
+#[tokio::test]
+async fn saml_login_through_the_picker_ends_at_the_department_homeserver() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (user, homeserver) = full_login(&Browser::new(), &person("paula", "phys"), None).await;
+    assert_eq!(user, "@paula:phys.test");
+    assert_eq!(homeserver, w.phys.url);
+    // Again: the persistent NameID keeps the same account.
+    let (again, _) = full_login(&Browser::new(), &person("paula", NO_PICKER), Some("phys")).await;
+    assert_eq!(again, user);
+}
+
+#[tokio::test]
+async fn saml_user_of_another_department_is_refused() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let page = Browser::new()
+        .drive(
+            &start_url(w, Some("phys"), TRUSTED_CLIENT),
+            &person("ivan", NO_PICKER),
+            TRUSTED_CLIENT,
+        )
+        .await
+        .stuck();
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(page.title(), "You are not a member of this department");
+    assert!(page.body.contains("Department of Physics"));
+}
+
+#[tokio::test]
+async fn saml_a_restart_between_authn_request_and_acs_loses_nothing() {
+    let w = world();
+    let _exclusive = w.bridge_lock.write().await;
+    let browser = Browser::new();
+    let at_idp = browser
+        .drive(
+            &start_url(w, Some("phys"), TRUSTED_CLIENT),
+            &person("paula", NO_PICKER),
+            &w.saml_idp_url,
+        )
+        .await
+        .reached();
+    assert!(
+        at_idp.query_pairs().any(|(k, _)| k == "SAMLRequest"),
+        "{at_idp}"
+    );
+    w.restart_bridge().await;
+    let final_url = browser
+        .drive(at_idp.as_str(), &person("paula", NO_PICKER), TRUSTED_CLIENT)
+        .await
+        .reached();
+    let (token, homeserver) = token_and_homeserver(&final_url);
+    let logged_in = login_with_token(&homeserver, &token)
+        .await
+        .expect("login after restart");
+    assert_eq!(logged_in.user_id, "@paula:phys.test");
 }

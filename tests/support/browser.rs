@@ -128,8 +128,17 @@ impl Browser {
     /// Follows redirects and fills the picker and the IdP login form until the
     /// browser is sent somewhere under `stop`, or lands on another page.
     pub async fn drive(&self, start: &str, person: &Person, stop: &str) -> Outcome {
+        let trace = std::env::var_os("E2E_TRACE").is_some();
         let mut page = self.get(start).await;
         for _ in 0..40 {
+            if trace {
+                eprintln!(
+                    "e2e trace: {} {} -> {:?}",
+                    page.status,
+                    page.url,
+                    page.location.as_ref().map(Url::as_str)
+                );
+            }
             if let Some(next) = page.location.clone().filter(|_| page.is_redirect()) {
                 if next.as_str().starts_with(stop) {
                     return Outcome::Reached(next);
@@ -149,6 +158,15 @@ impl Browser {
                         ],
                     )
                     .await;
+                continue;
+            }
+            if page.status == StatusCode::OK
+                && let Some((action, fields)) = saml_post_form(&page)
+            {
+                if action.as_str().starts_with(stop) {
+                    return Outcome::Reached(action);
+                }
+                page = self.post_form(action.as_str(), &fields).await;
                 continue;
             }
             if page.status == StatusCode::OK && has_login_form(&page) {
@@ -189,6 +207,28 @@ impl Browser {
         }
         self.post_form(action.as_str(), &fields).await
     }
+}
+
+/// The IdP's auto-submitting HTTP-POST binding form, as a browser would submit it.
+fn saml_post_form(page: &Page) -> Option<(Url, Vec<(String, String)>)> {
+    let html = page.html();
+    let form_selector = Selector::parse("form").expect("selector");
+    let input_selector = Selector::parse("input[name]").expect("selector");
+    let form = html.select(&form_selector).find(|f| {
+        f.select(&input_selector)
+            .any(|i| i.value().attr("name") == Some("SAMLResponse"))
+    })?;
+    let action = page.url.join(form.value().attr("action")?).ok()?;
+    let fields = form
+        .select(&input_selector)
+        .filter_map(|i| {
+            Some((
+                i.value().attr("name")?.to_owned(),
+                i.value().attr("value").unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
+    Some((action, fields))
 }
 
 fn has_login_form(page: &Page) -> bool {

@@ -28,6 +28,9 @@ pub struct World {
     pub config_path: PathBuf,
     pub eng: Homeserver,
     pub hist: Homeserver,
+    /// Served by the SAML2 IdP.
+    pub phys: Homeserver,
+    pub saml_idp_url: String,
     bridge: Mutex<Option<Child>>,
     _others: Mutex<Vec<Child>>,
     /// Tests take it shared; the restart test takes it exclusively.
@@ -73,6 +76,14 @@ fn start_world() -> World {
 
     let (idp_port, bridge_port, eng_port, hist_port) =
         (free_port(), free_port(), free_port(), free_port());
+    let (saml_port, phys_port) = (free_port(), free_port());
+    let saml_idp_url = format!("http://127.0.0.1:{saml_port}");
+    let phys = Homeserver {
+        id: "phys",
+        url: format!("http://127.0.0.1:{phys_port}/"),
+        server_name: "phys.test".into(),
+        client_secret: "phys-client-secret-0123456789".into(),
+    };
     let idp_url = format!("http://127.0.0.1:{idp_port}");
     let bridge_url = format!("http://127.0.0.1:{bridge_port}/");
     let eng = Homeserver {
@@ -104,17 +115,32 @@ fn start_world() -> World {
         .stderr(err);
     let idp = spawn(idp).expect("start the OIDC IdP (node)");
 
+    // The SAML2 IdP (pysaml2): it writes its metadata at start, and reads the
+    // bridge's SP metadata when the first request comes.
+    let (out, err) = log_file(&dir, "saml-idp.log");
+    let mut saml_idp = Command::new(venv_python());
+    saml_idp
+        .arg(root().join("tests/peers/saml-idp/idp.py"))
+        .args(["--port", &saml_port.to_string()])
+        .arg("--sp-metadata")
+        .arg(dir.join("sp-metadata.xml"))
+        .arg("--state-dir")
+        .arg(dir.join("saml-idp"))
+        .stdout(out)
+        .stderr(err);
+    let saml_idp = spawn(saml_idp).expect("start the SAML IdP (pysaml2)");
+
     // The bridge.
     let config_path = dir.join("bridge.toml");
     std::fs::write(
         &config_path,
-        bridge_config(&dir, bridge_port, &idp_url, &[&eng, &hist]),
+        bridge_config(&dir, bridge_port, &idp_url, &[&eng, &hist, &phys]),
     )
     .expect("write bridge config");
 
     // Synapses: base config, then the overlay printed by the bridge itself.
     let mut synapse_dirs = Vec::new();
-    for (hs, port) in [(&eng, eng_port), (&hist, hist_port)] {
+    for (hs, port) in [(&eng, eng_port), (&hist, hist_port), (&phys, phys_port)] {
         let hs_dir = dir.join(hs.id);
         let status = Command::new(venv_python())
             .arg(root().join("tests/peers/synapse/configure.py"))
@@ -147,26 +173,48 @@ fn start_world() -> World {
         synapse_dirs.push(hs_dir);
     }
 
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(wait_ready(
+        &format!("{saml_idp_url}/health"),
+        "the SAML IdP",
+        &dir.join("saml-idp.log"),
+    ));
     let world = World {
         bridge: Mutex::new(Some(start_bridge_process(&dir, &config_path))),
-        _others: Mutex::new(vec![idp]),
+        _others: Mutex::new(vec![idp, saml_idp]),
         dir: dir.clone(),
         bridge_url: bridge_url.clone(),
         idp_url: idp_url.clone(),
         config_path,
         eng,
         hist,
+        phys,
+        saml_idp_url,
         bridge_lock: tokio::sync::RwLock::new(()),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     runtime.block_on(wait_ready(
         &format!("{bridge_url}health"),
         "the bridge",
         &dir.join("bridge.log"),
     ));
+    let sp_metadata = Command::new(env!("CARGO_BIN_EXE_sso-bridge"))
+        .args([
+            "saml-metadata",
+            "--config",
+            &world.config_path.to_string_lossy(),
+            "campus",
+        ])
+        .output()
+        .expect("run sso-bridge saml-metadata");
+    assert!(
+        sp_metadata.status.success(),
+        "saml-metadata failed: {}",
+        String::from_utf8_lossy(&sp_metadata.stderr)
+    );
+    std::fs::write(dir.join("sp-metadata.xml"), &sp_metadata.stdout).expect("write SP metadata");
     for hs_dir in &synapse_dirs {
         let (out, err) = log_file(hs_dir, "stdout.log");
         let mut synapse = Command::new(root().join("tests/peers/synapse/start.sh"));
@@ -185,7 +233,7 @@ fn start_world() -> World {
             &dir.join("idp.log"),
         )
         .await;
-        for hs in [&world.eng, &world.hist] {
+        for hs in [&world.eng, &world.hist, &world.phys] {
             wait_ready(
                 &format!("{}_matrix/client/versions", hs.url),
                 &format!("Synapse {}", hs.id),
@@ -218,15 +266,39 @@ issuer = "{idp_url}"
 client_id = "sso-bridge"
 client_secret = "{UPSTREAM_CLIENT_SECRET}"
 scopes = ["openid", "profile", "email"]
+
+[[upstreams]]
+kind = "saml"
+id = "campus"
+name = "Test University SAML"
+metadata_file = "{saml_metadata}"
+sp_private_key = {{ file = "{sp_key}" }}
+sp_certificate_file = "{sp_cert}"
 "#,
+        saml_metadata = dir.join("saml-idp/idp-metadata.xml").display(),
+        sp_key = root().join("tests/fixtures/saml/sp.key").display(),
+        sp_cert = root().join("tests/fixtures/saml/sp.crt").display(),
         db = dir.join("bridge.db").display(),
         client = TRUSTED_CLIENT.trim_end_matches("/client/"),
     );
     for hs in homeservers {
-        let name = if hs.id == "eng" {
-            "Faculty of Engineering"
-        } else {
-            "Department of History"
+        let (name, upstream, rules) = match hs.id {
+            "eng" => (
+                "Faculty of Engineering",
+                "university",
+                "membership = { claim = \"department\", any_of = [\"eng\"] }",
+            ),
+            "hist" => (
+                "Department of History",
+                "university",
+                "membership = { claim = \"department\", any_of = [\"hist\"] }",
+            ),
+            _ => (
+                "Department of Physics",
+                "campus",
+                "membership = { claim = \"eduPersonScopedAffiliation\", scopes = [\"phys.ac.cdl\"] }\n\
+                 localpart_template = \"{uid}\"\ndisplay_name_template = \"{displayName}\"",
+            ),
         };
         config.push_str(&format!(
             r#"
@@ -234,9 +306,9 @@ scopes = ["openid", "profile", "email"]
 id = "{id}"
 name = "{name}"
 email_domains = ["{id}.ac.cdl"]
-upstream = "university"
+upstream = "{upstream}"
 client_secret = "{secret}"
-membership = {{ claim = "department", any_of = ["{id}"] }}
+{rules}
 [departments.homeserver]
 base_url = "{url}"
 server_name = "{server_name}"
@@ -324,6 +396,7 @@ impl World {
         match id {
             "eng" => &self.eng,
             "hist" => &self.hist,
+            "phys" => &self.phys,
             other => panic!("no homeserver {other}"),
         }
     }
