@@ -10,9 +10,12 @@ BRIDGE_PORT="${BRIDGE_PORT:-8008}"
 IDP_PORT="${IDP_PORT:-9000}"
 ENG_PORT="${ENG_PORT:-8101}"
 HIST_PORT="${HIST_PORT:-8102}"
+PHYS_PORT="${PHYS_PORT:-8103}"
+SAML_PORT="${SAML_PORT:-9001}"
 demo="$root/.demo"
 bridge="http://127.0.0.1:$BRIDGE_PORT/"
 idp="http://127.0.0.1:$IDP_PORT"
+saml_idp="http://127.0.0.1:$SAML_PORT"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -21,17 +24,19 @@ say "building sso-bridge (the first build takes a few minutes)"
 cargo build --quiet --bin sso-bridge
 bin="$root/target/debug/sso-bridge"
 
-for port in "$BRIDGE_PORT" "$IDP_PORT" "$ENG_PORT" "$HIST_PORT"; do
+for port in "$BRIDGE_PORT" "$IDP_PORT" "$ENG_PORT" "$HIST_PORT" "$PHYS_PORT" "$SAML_PORT"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "port $port is in use; stop what uses it or set BRIDGE_PORT/IDP_PORT/ENG_PORT/HIST_PORT" >&2
+        echo "port $port is in use; stop what uses it or set BRIDGE_PORT/IDP_PORT/ENG_PORT/HIST_PORT/PHYS_PORT/SAML_PORT" >&2
         exit 1
     fi
 done
 
 mkdir -p "$demo"
 [ -f "$demo/encryption.key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$demo/encryption.key"
+[ -f "$demo/saml-sp.key" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sso-bridge-demo-sp" \
+    -keyout "$demo/saml-sp.key" -out "$demo/saml-sp.crt" 2>/dev/null
 [ -f "$demo/upstream.secret" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$demo/upstream.secret"
-for dept in eng hist; do
+for dept in eng hist phys; do
     [ -f "$demo/$dept.secret" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$demo/$dept.secret"
 done
 
@@ -52,6 +57,14 @@ name = "University of Canadialand SSO (demo)"
 issuer = "$idp"
 client_id = "sso-bridge"
 client_secret = { file = "$demo/upstream.secret" }
+
+[[upstreams]]
+kind = "saml"
+id = "campus"
+name = "University of Canadialand SAML (demo)"
+metadata_file = "$demo/saml-idp/idp-metadata.xml"
+sp_private_key = { file = "$demo/saml-sp.key" }
+sp_certificate_file = "$demo/saml-sp.crt"
 
 [[departments]]
 id = "eng"
@@ -74,8 +87,20 @@ membership = { claim = "department", any_of = ["hist"] }
 [departments.homeserver]
 base_url = "http://127.0.0.1:$HIST_PORT/"
 server_name = "hist.test"
+
+[[departments]]
+id = "phys"
+name = "Department of Physics (SAML2)"
+email_domains = ["phys.ac.cdl"]
+upstream = "campus"
+client_secret = { file = "$demo/phys.secret" }
+membership = { claim = "eduPersonScopedAffiliation", scopes = ["phys.ac.cdl"] }
+localpart_template = "{uid}"
+display_name_template = "{displayName}"
+[departments.homeserver]
+base_url = "http://127.0.0.1:$PHYS_PORT/"
+server_name = "phys.test"
 TOML
-"$bin" config check --config "$demo/bridge.toml"
 
 pids=()
 cleanup() {
@@ -102,12 +127,20 @@ CLIENTS_JSON="[{\"client_id\":\"sso-bridge\",\"client_secret\":\"$(cat "$demo/up
     node tests/peers/oidc-idp/server.mjs > "$demo/idp.log" 2>&1 &
 pids+=($!)
 
+say "starting the university SAML2 IdP on $saml_idp"
+.peers/venv/bin/python tests/peers/saml-idp/idp.py --port "$SAML_PORT" \
+    --sp-metadata "$demo/sp-metadata.xml" --state-dir "$demo/saml-idp" > "$demo/saml-idp.log" 2>&1 &
+pids+=($!)
+wait_for "$saml_idp/health" "the SAML IdP" "$demo/saml-idp.log"
+"$bin" config check --config "$demo/bridge.toml"
+
 say "starting the bridge on $bridge"
 "$bin" serve --config "$demo/bridge.toml" > "$demo/bridge.log" 2>&1 &
 pids+=($!)
 wait_for "${bridge}health" "the bridge" "$demo/bridge.log"
+"$bin" saml-metadata --config "$demo/bridge.toml" campus > "$demo/sp-metadata.xml"
 
-for dept in eng hist; do
+for dept in eng hist phys; do
     port_var="$(echo "$dept" | tr a-z A-Z)_PORT"
     port="${!port_var}"
     dir="$demo/$dept"
@@ -122,6 +155,7 @@ done
 wait_for "$idp/.well-known/openid-configuration" "the IdP" "$demo/idp.log"
 wait_for "http://127.0.0.1:$ENG_PORT/_matrix/client/versions" "Synapse eng" "$demo/eng/stdout.log"
 wait_for "http://127.0.0.1:$HIST_PORT/_matrix/client/versions" "Synapse hist" "$demo/hist/stdout.log"
+wait_for "http://127.0.0.1:$PHYS_PORT/_matrix/client/versions" "Synapse phys" "$demo/phys/stdout.log"
 
 cat <<MSG
 
@@ -129,8 +163,9 @@ cat <<MSG
 
   Open:   ${bridge}_sso_bridge/demo
 
-  Sign in as alice (Engineering) or bob (History), password: correct horse.
-  Try mallory (History) at Engineering to see a refusal.
+  OIDC: sign in as alice (Engineering) or bob (History); mallory (History) is refused at Engineering.
+  SAML2: sign in as paula at Physics; ivan (History) is refused there.
+  Password for everyone: correct horse
   Or open a department's own homeserver login: http://127.0.0.1:$ENG_PORT/_matrix/client/v3/login/sso/redirect/oidc-university?redirectUrl=${bridge}_sso_bridge/demo
 
   Logs and data: $demo     Ctrl-C stops everything.

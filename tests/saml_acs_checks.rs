@@ -54,6 +54,7 @@ id = "eng"
 name = "Engineering"
 client_secret = "eng-client-secret-0123456789"
 upstream = "campus"
+upstream_params = {{ department = "eng" }}
 membership = {{ claim = "ou", any_of = ["eng"] }}
 localpart_template = "{{uid}}"
 display_name_template = "{{displayName}}"
@@ -725,4 +726,136 @@ async fn sp_metadata_names_our_entity_id_acs_and_certificate() {
     assert!(body.contains(&format!("entityID=\"{SP}\"")), "{body}");
     assert!(body.contains(ACS), "{body}");
     assert!(body.contains(&cert_body("sp")), "{body}");
+}
+
+#[actix_web::test]
+async fn authn_requests_are_signed_with_rsa_sha256_when_configured() {
+    let text = config("idp-metadata.xml").replace(
+        "clock_skew_seconds = 60",
+        "clock_skew_seconds = 60\nsign_requests = true",
+    );
+    let services = Services::start(
+        Config::parse(&text).unwrap(),
+        Arc::new(SystemClock),
+        Random::from_os(),
+    )
+    .await
+    .unwrap();
+    let app = app(&services).await;
+    let request = test::TestRequest::get()
+        .uri("/_matrix/client/v3/login/sso/redirect/eng?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    let location = url::Url::parse(
+        response
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(
+        param("SigAlg").as_deref(),
+        Some("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    );
+    let signature = STANDARD
+        .decode(param("Signature").expect("signed"))
+        .unwrap();
+    // The signature covers SAMLRequest, RelayState and SigAlg, in that order, as sent.
+    let query = location.query().unwrap();
+    let signed_part = query.split("&Signature=").next().unwrap();
+    let signed_part = signed_part.split("&department=").next().unwrap();
+    let cert = openssl::x509::X509::from_pem(&std::fs::read(fixture("sp.crt")).unwrap()).unwrap();
+    let public_key = cert.public_key().unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public_key).unwrap();
+    verifier.update(signed_part.as_bytes()).unwrap();
+    assert!(
+        verifier.verify(&signature).unwrap(),
+        "the IdP can verify it with our metadata's certificate"
+    );
+}
+
+/// IdP metadata from a URL: a failed refresh keeps the last good copy; a good one
+/// takes the IdP's new key.
+#[actix_web::test]
+async fn metadata_from_a_url_is_refreshed_and_a_failed_refresh_keeps_the_last_copy() {
+    use std::sync::Mutex;
+    let served: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(Some(
+        std::fs::read_to_string(fixture("idp-metadata.xml")).unwrap(),
+    )));
+    let data = web::Data::new(served.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = actix_web::HttpServer::new(move || {
+        App::new().app_data(data.clone()).route(
+            "/metadata",
+            web::get().to(|m: web::Data<Arc<Mutex<Option<String>>>>| async move {
+                match m.lock().unwrap().clone() {
+                    Some(xml) => actix_web::HttpResponse::Ok().body(xml),
+                    None => actix_web::HttpResponse::ServiceUnavailable().finish(),
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    let text = config("idp-metadata.xml").replace(
+        &format!(
+            "metadata_file = \"{}\"",
+            fixture("idp-metadata.xml").display()
+        ),
+        &format!(
+            "metadata_url = \"http://127.0.0.1:{port}/metadata\"\nmetadata_refresh_seconds = 60"
+        ),
+    );
+    let services = Services::start(
+        Config::parse(&text).unwrap(),
+        Arc::new(SystemClock),
+        Random::from_os(),
+    )
+    .await
+    .unwrap();
+    let idp = services.upstreams.saml("campus").unwrap();
+    let app = app(&services).await;
+
+    *served.lock().unwrap() = None;
+    assert!(idp.refresh_now().await.is_err(), "the IdP is down");
+    let (request_id, cookie) = start(&app).await;
+    let (status, _) = post(&app, &cookie, &build(&spec(&request_id))).await;
+    assert_eq!(
+        status,
+        StatusCode::FOUND,
+        "the last good metadata still verifies the IdP's responses"
+    );
+
+    // The IdP rolls over to a new key.
+    let rolled = std::fs::read_to_string(fixture("idp-metadata.xml"))
+        .unwrap()
+        .replace(&cert_body("idp"), &cert_body("other"));
+    *served.lock().unwrap() = Some(rolled);
+    idp.refresh_now().await.expect("refresh");
+    let (request_id, cookie) = start(&app).await;
+    let (status, _) = post(&app, &cookie, &build(&spec(&request_id))).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the old key is no longer trusted"
+    );
+    let (request_id, cookie) = start(&app).await;
+    let mut s = spec(&request_id);
+    s.sign_key = "other";
+    s.key_info_cert = "other";
+    let (status, _) = post(&app, &cookie, &build(&s)).await;
+    assert_eq!(status, StatusCode::FOUND, "the new key is");
 }

@@ -162,6 +162,10 @@ pub struct DepartmentFile {
     pub homeserver: HomeserverFile,
     pub client_secret: SecretSource,
     pub upstream: String,
+    /// Extra query parameters for the upstream request, so one central IdP can be
+    /// told the department (e.g. `{ department = "eng" }`).
+    #[serde(default)]
+    pub upstream_params: std::collections::BTreeMap<String, String>,
     pub membership: MembershipFile,
     #[serde(default = "default_localpart_template")]
     pub localpart_template: String,

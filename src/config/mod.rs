@@ -126,6 +126,7 @@ pub struct Department {
     pub homeserver: Homeserver,
     pub client_secret: Secret,
     pub upstream: String,
+    pub upstream_params: Vec<(String, String)>,
     pub membership: MembershipRule,
     pub localpart_template: ClaimTemplate,
     pub display_name_template: ClaimTemplate,

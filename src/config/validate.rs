@@ -542,6 +542,31 @@ fn department(
     {
         p.add(key("membership"), "the rule is empty", "name a claim and accepted values or scopes, e.g. { claim = \"department\", any_of = [\"eng\"] } or { claim = \"eduPersonScopedAffiliation\", scopes = [\"eng.ac.cdl\"] }");
     }
+    const RESERVED: &[&str] = &[
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "login_hint",
+        "SAMLRequest",
+        "RelayState",
+        "SigAlg",
+        "Signature",
+    ];
+    for name in d.upstream_params.keys() {
+        if name.is_empty() || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            p.add(
+                key("upstream_params"),
+                format!("{name:?} cannot be set here"),
+                "use a parameter name the IdP understands that is not part of the protocol itself",
+            );
+        }
+    }
+    let upstream_params: Vec<(String, String)> = d.upstream_params.into_iter().collect();
     let mut template = |k: &str, source: &str| {
         ClaimTemplate::parse(source).unwrap_or_else(|e| {
             p.add(
@@ -568,6 +593,7 @@ fn department(
         },
         client_secret,
         upstream: d.upstream,
+        upstream_params,
         membership: MembershipRule {
             claim: d.membership.claim,
             any_of: d.membership.any_of,

@@ -47,7 +47,7 @@ pub(super) async fn begin(
     if !advanced {
         return Err(FlowError::OutOfOrder);
     }
-    match upstream {
+    let mut url = match upstream {
         UpstreamClient::Oidc(client) => {
             let nonce = browser.nonce(flow_id);
             let verifier = browser.pkce_verifier(flow_id);
@@ -56,10 +56,16 @@ pub(super) async fn begin(
                 nonce: &nonce,
                 pkce_verifier: &verifier,
             };
-            Ok(client.authorization_url(&secrets, login_hint).await?)
+            client.authorization_url(&secrets, login_hint).await?
         }
-        UpstreamClient::Saml(idp) => Ok(idp.authn_request_url(&correlation, flow_id).await?),
+        UpstreamClient::Saml(idp) => idp.authn_request_url(&correlation, flow_id).await?,
+    };
+    // Added after a SAML signature, which covers only the protocol parameters.
+    if !department.upstream_params.is_empty() {
+        url.query_pairs_mut()
+            .extend_pairs(&department.upstream_params);
     }
+    Ok(url)
 }
 
 /// What the IdP sent back to the OIDC callback.

@@ -196,6 +196,11 @@ impl SamlIdp {
         if !due {
             return Ok(false);
         }
+        self.refresh_now().await.map(|()| true)
+    }
+
+    /// Re-reads the metadata now; on failure the last good copy stays in use.
+    pub async fn refresh_now(&self) -> Result<(), String> {
         let xml = fetch_metadata(&self.config.metadata, &self.http).await?;
         let der = self.certificate.der_data().to_vec();
         let loaded = build(
@@ -207,7 +212,7 @@ impl SamlIdp {
             &xml,
         )?;
         *self.loaded.write().await = Arc::new(loaded);
-        Ok(true)
+        Ok(())
     }
 
     /// Our SP metadata, for the IdP's administrator: entityID, the ACS (HTTP-POST),
