@@ -76,8 +76,11 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SSO_BRIDGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("SSO_BRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    // Colours only for a person at a terminal, never in log files.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

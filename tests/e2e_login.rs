@@ -743,3 +743,13 @@ async fn saml_a_restart_between_authn_request_and_acs_loses_nothing() {
         .expect("login after restart");
     assert_eq!(logged_in.user_id, "@paula:phys.test");
 }
+
+#[tokio::test]
+async fn saml_encrypted_assertions_are_decrypted_with_the_sp_key() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (user, homeserver) =
+        full_login(&Browser::new(), &person("quentin", NO_PICKER), Some("phys")).await;
+    assert_eq!(user, "@quentin:phys.test");
+    assert_eq!(homeserver, w.phys.url);
+}

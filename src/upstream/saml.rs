@@ -268,33 +268,131 @@ impl SamlIdp {
         xml: String,
         request_id: String,
     ) -> Result<VerifiedAssertion, SamlError> {
-        let loaded = self.loaded.read().await.clone();
-        let entity_id = self.config.sp_entity_id.clone();
-        let acs = self.acs_url.to_string();
-        let subject_attribute = self.config.subject_attribute.clone();
-        let skew = self.config.clock_skew_seconds;
-        // xmlsec is CPU work and a C library: keep it off the async workers, and
-        // never let a panic in the parser escape as anything but a refusal.
-        tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let assertion = loaded
-                    .sp
-                    .parse_xml_response(&xml, Some(&[request_id.as_str()]))
-                    .map_err(rejection)?;
-                check_envelope(&xml, &acs, &loaded.idp_entity_id)?;
-                check_audience(&assertion, &entity_id)?;
-                to_verified(
-                    &assertion,
-                    &loaded.idp_entity_id,
-                    subject_attribute.as_deref(),
-                    skew,
-                )
-            }))
+        let check = Check {
+            loaded: self.loaded.read().await.clone(),
+            entity_id: self.config.sp_entity_id.clone(),
+            acs: self.acs_url.to_string(),
+            subject_attribute: self.config.subject_attribute.clone(),
+            skew: self.config.clock_skew_seconds,
+        };
+        // xmlsec is CPU work and a C library: keep it off the async workers.
+        tokio::task::spawn_blocking(move || check.run(&xml, &request_id))
+            .await
             .unwrap_or_else(|_| Err(unparsable()))
-        })
-        .await
+    }
+
+    /// The whole ACS path on one thread, from base64 to a verified assertion: for
+    /// the fuzz target, which feeds it arbitrary bytes.
+    #[doc(hidden)]
+    pub fn verify_for_fuzzing(&self, saml_response: &[u8]) -> Result<VerifiedAssertion, SamlError> {
+        let xml = STANDARD
+            .decode(saml_response)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(SamlError::NotBase64)?;
+        let prechecked = precheck(&xml)?;
+        let request_id = prechecked.in_response_to.ok_or(SamlError::Unsolicited)?;
+        let check = Check {
+            loaded: self.loaded.blocking_read().clone(),
+            entity_id: self.config.sp_entity_id.clone(),
+            acs: self.acs_url.to_string(),
+            subject_attribute: self.config.subject_attribute.clone(),
+            skew: self.config.clock_skew_seconds,
+        };
+        check.run(&xml, &request_id)
+    }
+}
+
+/// Everything a verification needs, owned, so it can move to a blocking thread.
+struct Check {
+    loaded: Arc<Loaded>,
+    entity_id: String,
+    acs: String,
+    subject_attribute: Option<String>,
+    skew: i64,
+}
+
+impl Check {
+    /// Never lets a panic in the parser escape as anything but a refusal.
+    fn run(&self, xml: &str, request_id: &str) -> Result<VerifiedAssertion, SamlError> {
+        let normalized = declare_dsig_on_encrypted_key_info(xml);
+        let xml = normalized.as_deref().unwrap_or(xml);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let assertion = self
+                .loaded
+                .sp
+                .parse_xml_response(xml, Some(&[request_id]))
+                .map_err(rejection)?;
+            check_envelope(xml, &self.acs, &self.loaded.idp_entity_id)?;
+            check_audience(&assertion, &self.entity_id)?;
+            to_verified(
+                &assertion,
+                &self.loaded.idp_entity_id,
+                self.subject_attribute.as_deref(),
+                self.skew,
+            )
+        }))
         .unwrap_or_else(|_| Err(unparsable()))
     }
+}
+
+const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const XENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
+
+/// samael reads the KeyInfo of an EncryptedData only when that element itself
+/// declares `xmlns:ds` (as Shibboleth writes it); others, pysaml2 among them,
+/// declare the namespace higher up. Adding the (unused) declaration leaves every
+/// signature intact under exclusive canonicalization, which drops unused
+/// declarations; under any other canonicalization the signature check fails, so
+/// this can only ever refuse more. Returns `None` when nothing needs adding.
+fn declare_dsig_on_encrypted_key_info(xml: &str) -> Option<String> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: 50_000,
+        ..Default::default()
+    };
+    let document = roxmltree::Document::parse_with_options(xml, options).ok()?;
+    let mut insert_at = Vec::new();
+    for node in document.descendants() {
+        let is_target = node.is_element()
+            && node.tag_name().namespace() == Some(DSIG_NS)
+            && node.tag_name().name() == "KeyInfo"
+            && node.parent_element().is_some_and(|p| {
+                p.tag_name().namespace() == Some(XENC_NS) && p.tag_name().name() == "EncryptedData"
+            });
+        if !is_target {
+            continue;
+        }
+        // A `ds` prefix bound to something else in scope would be changed for the
+        // children: leave the document alone (samael will then refuse it).
+        if node
+            .lookup_namespace_uri(Some("ds"))
+            .is_some_and(|uri| uri != DSIG_NS)
+        {
+            return None;
+        }
+        let start = node.range().start;
+        let tag = &xml[start..];
+        let tag_end = tag.find('>')?;
+        if tag[..tag_end].contains("xmlns:ds=") || tag[..tag_end].contains("xmlns:dsig=") {
+            continue;
+        }
+        let name_end =
+            tag[1..].find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')? + 1;
+        insert_at.push(start + name_end);
+    }
+    if insert_at.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(xml.len() + insert_at.len() * 48);
+    let mut last = 0;
+    for at in insert_at {
+        out.push_str(&xml[last..at]);
+        out.push_str(" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"");
+        last = at;
+    }
+    out.push_str(&xml[last..]);
+    Some(out)
 }
 
 fn xml_escape(text: &str) -> String {
@@ -335,6 +433,16 @@ pub fn precheck(xml: &str) -> Result<Prechecked, SamlError> {
     if assertions != 1 {
         return Err(SamlError::AssertionCount(assertions));
     }
+    // RSA PKCS#1 v1.5 key transport is open to padding-oracle attacks (samael would accept it).
+    if document.descendants().any(|n| {
+        n.tag_name().name() == "EncryptionMethod"
+            && n.attribute("Algorithm") == Some("http://www.w3.org/2001/04/xmlenc#rsa-1_5")
+    }) {
+        return Err(SamlError::Rejected {
+            reason: "saml_encryption_algorithm",
+            detail: "RSA PKCS#1 v1.5 key transport is refused".into(),
+        });
+    }
     Ok(Prechecked {
         in_response_to: root.attribute("InResponseTo").map(str::to_owned),
     })
@@ -369,6 +477,12 @@ fn rejection(error: samael::service_provider::Error) -> SamlError {
         E::AssertionBearerSubjectConfirmationMissing | E::AssertionSubjectConfirmationMissing => {
             "saml_subject_confirmation"
         }
+        E::EncryptedAssertionKeyMethodUnsupported { .. }
+        | E::EncryptedAssertionValueMethodUnsupported { .. } => "saml_encryption_algorithm",
+        E::MissingEncryptedKeyInfo
+        | E::MissingEncryptedValueInfo
+        | E::EncryptedAssertionInvalid
+        | E::FailedToDecryptAssertion => "saml_decryption",
         _ => "saml_invalid",
     };
     SamlError::Rejected {
@@ -623,6 +737,26 @@ mod tests {
     const RESPONSE_OPEN: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" InResponseTo="_req" Version="2.0" IssueInstant="2026-01-01T00:00:00Z">"#;
 
     #[test]
+    fn dsig_declaration_is_added_only_where_samael_needs_it() {
+        let xml = r#"<r xmlns:x="http://www.w3.org/2001/04/xmlenc#" xmlns:n="http://www.w3.org/2000/09/xmldsig#"><x:EncryptedData><n:KeyInfo Id="k"><n:X/></n:KeyInfo></x:EncryptedData><n:KeyInfo/></r>"#;
+        let out = declare_dsig_on_encrypted_key_info(xml).unwrap();
+        assert_eq!(out.matches("xmlns:ds=").count(), 1, "{out}");
+        assert!(
+            out.contains(r#"<n:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="k">"#),
+            "{out}"
+        );
+        assert!(
+            declare_dsig_on_encrypted_key_info(&out).is_none(),
+            "idempotent"
+        );
+        let clash = xml.replace("<r ", r#"<r xmlns:ds="urn:other" "#);
+        assert!(
+            declare_dsig_on_encrypted_key_info(&clash).is_none(),
+            "a ds prefix bound elsewhere is left alone"
+        );
+    }
+
+    #[test]
     fn precheck_refuses_shapes_before_crypto() {
         let one = format!("{RESPONSE_OPEN}<saml:Assertion ID=\"_a\"/></samlp:Response>");
         assert_eq!(
@@ -642,6 +776,16 @@ mod tests {
         );
         assert!(matches!(precheck(&comment), Err(SamlError::Comment)));
         assert!(matches!(precheck("<x/>"), Err(SamlError::NotAResponse)));
+        let pkcs1 = format!(
+            "{RESPONSE_OPEN}<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-1_5\"/></xenc:EncryptedData></saml:EncryptedAssertion></samlp:Response>"
+        );
+        assert!(matches!(
+            precheck(&pkcs1),
+            Err(SamlError::Rejected {
+                reason: "saml_encryption_algorithm",
+                ..
+            })
+        ));
         assert!(matches!(precheck("<unclosed"), Err(SamlError::NotXml(_))));
     }
 }

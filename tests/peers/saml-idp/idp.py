@@ -24,6 +24,23 @@ from saml2.metadata import create_metadata_string
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT
 from saml2.saml import AUTHN_PASSWORD_PROTECTED
 from saml2.server import Server
+import functools
+import saml2.entity
+import saml2.sigver
+
+# pysaml2 encrypts with 3DES by default; encrypt as current IdPs do (AES-128-CBC,
+# key transport RSA-OAEP), which the bridge accepts.
+saml2.entity.pre_encryption_part = functools.partial(
+    saml2.sigver.pre_encryption_part, msg_enc="http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+)
+_encrypt_assertion = saml2.sigver.SecurityContext.encrypt_assertion
+
+
+def _encrypt_assertion_aes(self, statement, enc_key, template, key_type="aes-128", node_xpath=None):
+    return _encrypt_assertion(self, statement, enc_key, template, key_type="aes-128", node_xpath=node_xpath)
+
+
+saml2.sigver.SecurityContext.encrypt_assertion = _encrypt_assertion_aes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHA256_SIG = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
@@ -161,6 +178,14 @@ class Handler(BaseHTTPRequestHandler):
         request, relay_state = pending.pop(pending_id)
         idp = server()
         response_args = idp.response_args(request, [BINDING_HTTP_POST])
+        # A user marked "encrypt" gets an encrypted assertion (to the SP's
+        # encryption certificate from its metadata) inside a signed Response.
+        encrypt = bool(user.get("encrypt"))
+        extra = {}
+        if encrypt:
+            sp_cert = idp.metadata.certs(response_args["sp_entity_id"], "spsso", "encryption")
+            extra = {"encrypt_assertion": True, "encrypt_cert_assertion": sp_cert[0][1] if sp_cert else None,
+                     "encrypt_assertion_self_contained": True}
         response = idp.create_authn_response(
             identity=user["attributes"],
             userid=user["username"],
@@ -169,8 +194,12 @@ class Handler(BaseHTTPRequestHandler):
             sign_assertion=True,
             sign_alg=SHA256_SIG,
             digest_alg=SHA256_DIGEST,
+            **extra,
             **response_args,
         )
+        # Kept for debugging a test run: the last response this IdP sent.
+        with open(os.path.join(args.state_dir, "last-response.xml"), "w") as f:
+            f.write(str(response))
         encoded = base64.b64encode(str(response).encode()).decode()
         return self.send(200, post_page(response_args["destination"], encoded, relay_state))
 
