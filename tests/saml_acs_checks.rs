@@ -259,7 +259,7 @@ fn assertion(s: &Spec, signature: &str) -> String {
         .map(|a| format!("<saml:AudienceRestriction><saml:Audience>{a}</saml:Audience></saml:AudienceRestriction>"))
         .unwrap_or_default();
     format!(
-        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{nooa}" Recipient="{recipient}" InResponseTo="{irt}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{nooa}">{audience}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>{ou}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.1" FriendlyName="uid" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>erin</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.16.840.1.113730.3.1.241" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>Erin Engineer</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{nooa}" Recipient="{recipient}"{irt}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{nooa}">{audience}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>{ou}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.1" FriendlyName="uid" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>erin</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.16.840.1.113730.3.1.241" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>Erin Engineer</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
         aid = s.assertion_id,
         now = t(Utc::now()),
         issuer = s.issuer,
@@ -267,18 +267,27 @@ fn assertion(s: &Spec, signature: &str) -> String {
         nooa = t(s.not_on_or_after),
         nb = t(s.not_before),
         recipient = s.recipient,
-        irt = s.assertion_in_response_to,
+        irt = in_response_to(&s.assertion_in_response_to),
         ou = s.ou,
     )
 }
 
+/// The attribute, or nothing for an IdP-initiated response.
+fn in_response_to(id: &str) -> String {
+    if id.is_empty() {
+        String::new()
+    } else {
+        format!(" InResponseTo=\"{id}\"")
+    }
+}
+
 fn response_with(s: &Spec, inner: &str) -> String {
     format!(
-        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{now}" Destination="{dest}" InResponseTo="{irt}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{inner}</samlp:Response>"#,
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{now}" Destination="{dest}"{irt}><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{inner}</samlp:Response>"#,
         rid = s.response_id,
         now = t(Utc::now()),
         dest = s.destination,
-        irt = s.response_in_response_to,
+        irt = in_response_to(&s.response_in_response_to),
         issuer = s.issuer,
         status = s.status,
     )
@@ -858,4 +867,85 @@ async fn metadata_from_a_url_is_refreshed_and_a_failed_refresh_keeps_the_last_co
     s.key_info_cert = "other";
     let (status, _) = post(&app, &cookie, &build(&s)).await;
     assert_eq!(status, StatusCode::FOUND, "the new key is");
+}
+
+#[actix_web::test]
+async fn idp_initiated_logins_are_accepted_only_when_enabled_and_only_once() {
+    let text = config("idp-metadata.xml").replace(
+        "clock_skew_seconds = 60",
+        "clock_skew_seconds = 60\nunsolicited_redirect_url = \"https://app.example/welcome\"",
+    );
+    let services = Services::start(
+        Config::parse(&text).unwrap(),
+        Arc::new(SystemClock),
+        Random::from_os(),
+    )
+    .await
+    .unwrap();
+    let app = app(&services).await;
+    let mut s = spec("");
+    s.response_in_response_to = String::new();
+    s.assertion_in_response_to = String::new();
+    let xml = build(&s);
+    let post_without_cookie = |xml: String| {
+        test::TestRequest::post()
+            .uri("/_sso_bridge/upstream/saml/campus/acs")
+            .set_form([
+                ("SAMLResponse", STANDARD.encode(xml)),
+                ("RelayState", "eng".into()),
+            ])
+            .to_request()
+    };
+    let response = test::call_service(&app, post_without_cookie(xml.clone())).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        location.starts_with(
+            "http://127.0.0.1:8101/_matrix/client/v3/login/sso/redirect/oidc-university"
+        ),
+        "{location}"
+    );
+    assert!(
+        response
+            .response()
+            .cookies()
+            .any(|c| c.name() == "sso_bridge_browser"),
+        "a browser cookie is set for the new flow"
+    );
+    let before = failures(&services, "saml_replay");
+    let response = test::call_service(&app, post_without_cookie(xml)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        failures(&services, "saml_replay"),
+        before + 1,
+        "an IdP-initiated response is good once"
+    );
+}
+
+#[test]
+fn saml_config_mistakes_name_their_key() {
+    let bad = config("idp-metadata.xml").replace(
+        "clock_skew_seconds = 60",
+        "clock_skew_seconds = 60\nunsolicited_redirect_url = \"https://not-allowed.example/\"\nname_id_format = \"transient\"",
+    );
+    let err = Config::parse(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("`upstreams[0].unsolicited_redirect_url`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`upstreams[0].subject_attribute`"),
+        "a transient NameID without a stable attribute: {err}"
+    );
+    let ok = config("idp-metadata.xml").replace(
+        "clock_skew_seconds = 60",
+        "clock_skew_seconds = 60\nname_id_format = \"transient\"\nsubject_attribute = \"eduPersonPrincipalName\"",
+    );
+    Config::parse(&ok).expect("transient with a stable attribute is fine");
 }

@@ -116,6 +116,8 @@ pub struct SamlUpstreamFile {
     pub name_id_format: String,
     /// A stable attribute to key identities on instead of the NameID (e.g. eduPersonPrincipalName).
     pub subject_attribute: Option<String>,
+    /// Accept IdP-initiated (unsolicited) logins, and send them to this Matrix client.
+    pub unsolicited_redirect_url: Option<String>,
 }
 
 fn default_metadata_refresh() -> u64 {

@@ -103,6 +103,8 @@ pub struct SamlUpstream {
     /// Full URN of the NameID format asked for.
     pub name_id_format: String,
     pub subject_attribute: Option<String>,
+    /// When set, IdP-initiated logins are accepted and land at this client URL.
+    pub unsolicited_redirect_url: Option<Url>,
 }
 
 #[derive(Debug, Clone)]

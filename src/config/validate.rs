@@ -199,7 +199,7 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
                 upstreams.push(Upstream::Oidc(u));
             }
             UpstreamFile::Saml(f) => {
-                let u = saml_upstream(&mut p, i, f, &public_base_url);
+                let u = saml_upstream(&mut p, i, f, &public_base_url, &allowed_redirect_origins);
                 if !upstream_ids.insert(u.id.clone()) {
                     p.add(
                         format!("upstreams[{i}].id"),
@@ -335,7 +335,13 @@ const NAME_ID_FORMATS: &[(&str, &str)] = &[
     ),
 ];
 
-fn saml_upstream(p: &mut Problems, i: usize, f: SamlUpstreamFile, base: &Url) -> SamlUpstream {
+fn saml_upstream(
+    p: &mut Problems,
+    i: usize,
+    f: SamlUpstreamFile,
+    base: &Url,
+    allowed_origins: &[url::Origin],
+) -> SamlUpstream {
     let key = |k: &str| format!("upstreams[{i}].{k}");
     if !valid_id(&f.id) {
         p.add(
@@ -424,6 +430,17 @@ fn saml_upstream(p: &mut Problems, i: usize, f: SamlUpstreamFile, base: &Url) ->
             "refresh at most once a minute; hourly is usual",
         );
     }
+    let unsolicited_redirect_url = f.unsolicited_redirect_url.as_deref().map(|raw| match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && (allowed_origins.contains(&url.origin()) || url.origin() == base.origin()) => url,
+        _ => {
+            p.add(
+                key("unsolicited_redirect_url"),
+                format!("{raw:?} is not an http(s) URL on redirects.allowed_origins"),
+                "give the Matrix client URL IdP-initiated logins should land at, and list its origin in redirects.allowed_origins",
+            );
+            placeholder_url()
+        }
+    });
     let default_entity_id = {
         let mut url = base.clone();
         let path = format!("{}_sso_bridge/upstream/saml/{}/metadata", base.path(), f.id);
@@ -442,6 +459,7 @@ fn saml_upstream(p: &mut Problems, i: usize, f: SamlUpstreamFile, base: &Url) ->
         clock_skew_seconds: f.clock_skew_seconds,
         name_id_format,
         subject_attribute: f.subject_attribute,
+        unsolicited_redirect_url,
     }
 }
 

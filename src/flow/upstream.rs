@@ -11,9 +11,9 @@ use crate::crypto::hash_secret;
 use crate::identity::{UpstreamIdentity, resolve_identity};
 use crate::provider::authorize::AuthorizeRequest;
 use crate::services::Services;
-use crate::store::FlowRow;
+use crate::store::{FlowRow, NewFlow};
 use crate::upstream::oidc::UpstreamRequestSecrets;
-use crate::upstream::saml::{SamlError, precheck};
+use crate::upstream::saml::{SamlError, VerifiedAssertion, precheck};
 use crate::upstream::{UpstreamClient, UpstreamError};
 
 /// Binds a fresh upstream request to the flow and returns the IdP's login URL.
@@ -101,12 +101,15 @@ pub async fn oidc_callback(
 
 /// The SAML ACS (HTTP-POST binding): structural checks, the flow by the hash of
 /// InResponseTo, full verification, replay cache, then the user is admitted.
+/// An IdP-initiated response (no InResponseTo) starts a flow of its own when the
+/// IdP allows it; the browser secret it needs is returned to be set as a cookie.
 pub async fn saml_acs(
     services: &Services,
     browser: Option<&BrowserSecret>,
     upstream_id: &str,
     saml_response: &str,
-) -> Result<Next, FlowError> {
+    relay_state: Option<&str>,
+) -> Result<(Next, Option<BrowserSecret>), FlowError> {
     let compact: String = saml_response
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
@@ -117,9 +120,9 @@ pub async fn saml_acs(
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or(FlowError::Saml(SamlError::NotBase64))?;
     let prechecked = precheck(&xml)?;
-    let request_id = prechecked
-        .in_response_to
-        .ok_or(FlowError::Saml(SamlError::Unsolicited))?;
+    let Some(request_id) = prechecked.in_response_to else {
+        return unsolicited(services, browser, upstream_id, xml, relay_state).await;
+    };
     let (flow, browser) = returning_flow(services, browser, upstream_id, &request_id).await?;
     let result = async {
         let idp = services
@@ -127,17 +130,109 @@ pub async fn saml_acs(
             .saml(upstream_id)
             .ok_or(FlowError::OutOfOrder)?;
         let verified = idp.verify(xml, request_id).await?;
-        if !services
-            .store
-            .remember_assertion(upstream_id, &verified.assertion_id, verified.expires_at)
-            .await?
-        {
-            return Err(FlowError::Saml(SamlError::Replay));
-        }
+        remember(services, upstream_id, &verified).await?;
         admit(services, &flow, verified.identity).await
     }
     .await;
-    finish(services, browser, &flow, result).await
+    Ok((finish(services, browser, &flow, result).await?, None))
+}
+
+/// The replay cache, written only for verified assertions.
+async fn remember(
+    services: &Services,
+    upstream_id: &str,
+    verified: &VerifiedAssertion,
+) -> Result<(), FlowError> {
+    if services
+        .store
+        .remember_assertion(upstream_id, &verified.assertion_id, verified.expires_at)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(FlowError::Saml(SamlError::Replay))
+    }
+}
+
+/// An IdP-initiated login: verified like any other (but with no request to match),
+/// then a new flow for the department named by RelayState, or else the first
+/// department behind this IdP that admits the user, landing at the configured client.
+async fn unsolicited(
+    services: &Services,
+    browser: Option<&BrowserSecret>,
+    upstream_id: &str,
+    xml: String,
+    relay_state: Option<&str>,
+) -> Result<(Next, Option<BrowserSecret>), FlowError> {
+    let idp = services
+        .upstreams
+        .saml(upstream_id)
+        .ok_or(FlowError::OutOfOrder)?;
+    let landing = idp
+        .unsolicited_redirect_url()
+        .cloned()
+        .ok_or(FlowError::Saml(SamlError::Unsolicited))?;
+    let verified = idp.verify_unsolicited(xml).await?;
+    remember(services, upstream_id, &verified).await?;
+    let behind_this_idp = |d: &&crate::config::Department| d.upstream == upstream_id;
+    let named = relay_state
+        .and_then(|id| services.config.department(id))
+        .filter(behind_this_idp);
+    let department = named
+        .or_else(|| {
+            services
+                .config
+                .departments
+                .iter()
+                .filter(behind_this_idp)
+                .find(|d| d.membership.admits(&verified.identity.claims))
+        })
+        .ok_or_else(|| FlowError::NotAMember {
+            department: "any department of this login service".into(),
+            rule: "no department behind this IdP admits the user".into(),
+        })?;
+    let (browser, fresh) = match browser {
+        Some(b) => (b.clone(), None),
+        None => {
+            let b = BrowserSecret::generate(&services.random);
+            (b.clone(), Some(b))
+        }
+    };
+    let flow_id = services.random.id();
+    let now = services.now();
+    services
+        .store
+        .insert_flow(NewFlow {
+            id: &flow_id,
+            browser_hash: &browser.hash(),
+            origin: origin::CLIENT,
+            redirect_url: Some(landing.as_str()),
+            department: None,
+            state: state::STARTED,
+            now,
+            expires_at: now + services.config.lifetimes.flow,
+        })
+        .await?;
+    services.metrics.login_started();
+    let correlation = services.random.token(32);
+    services
+        .store
+        .flow_to_upstream(
+            &flow_id,
+            &department.id,
+            upstream_id,
+            &hash_secret(&correlation),
+            now,
+        )
+        .await?;
+    let flow = services
+        .store
+        .flow(&flow_id, now)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    tracing::info!(flow = %flow_id, department = %department.id, "IdP-initiated login accepted");
+    let result = admit(services, &flow, verified.identity).await;
+    Ok((finish(services, &browser, &flow, result).await?, fresh))
 }
 
 /// The flow an upstream answer belongs to, checked against this browser and step.

@@ -24,15 +24,29 @@ pub fn browser_secret_or_new(
 ) -> (BrowserSecret, Cookie<'static>) {
     let secret =
         browser_secret(request).unwrap_or_else(|| BrowserSecret::generate(&services.random));
-    let cookie = Cookie::build(BROWSER, secret.cookie_value().to_owned())
+    let cookie = browser_cookie(services, &secret);
+    (secret, cookie)
+}
+
+/// The browser cookie: HttpOnly, Secure over HTTPS, short-lived. Over HTTPS it is
+/// `SameSite=None`, because the SAML HTTP-POST binding brings the user back with a
+/// cross-site POST (a Lax cookie would not be sent); flows stay bound to the
+/// browser by the secret itself, and every state-changing step checks it. Over
+/// plain HTTP (loopback tests, the demo) browsers refuse `None` without `Secure`,
+/// so it is Lax there, where the IdPs are on the same site anyway.
+pub fn browser_cookie(services: &Services, secret: &BrowserSecret) -> Cookie<'static> {
+    let secure = services.config.secure_cookies();
+    Cookie::build(BROWSER, secret.cookie_value().to_owned())
         .path("/")
         .http_only(true)
-        .secure(services.config.secure_cookies())
-        // Lax: sent on the top-level GET navigations back from the IdP and the homeserver.
-        .same_site(SameSite::Lax)
+        .secure(secure)
+        .same_site(if secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
         .max_age(Duration::seconds(services.config.lifetimes.flow))
-        .finish();
-    (secret, cookie)
+        .finish()
 }
 
 pub fn last_department(request: &HttpRequest) -> Option<String> {

@@ -49,6 +49,8 @@ pub async fn oidc_callback(
 pub struct AcsForm {
     #[serde(rename = "SAMLResponse")]
     saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
 }
 
 /// The SAML assertion consumer service (HTTP-POST binding).
@@ -62,15 +64,19 @@ pub async fn saml_acs(
         return Err(HttpError::not_found_page());
     }
     let browser = cookies::browser_secret(&request);
-    let next = flow::saml_acs(
+    let (next, fresh) = flow::saml_acs(
         &services,
         browser.as_ref(),
         &upstream_id,
         &form.saml_response,
+        form.relay_state.as_deref(),
     )
     .await
     .map_err(|e| HttpError::from_flow(&services, e))?;
-    Ok(respond::next(&services, next, Vec::new()))
+    let cookies = fresh
+        .map(|secret| vec![cookies::browser_cookie(&services, &secret)])
+        .unwrap_or_default();
+    Ok(respond::next(&services, next, cookies))
 }
 
 /// Our SP metadata, for the IdP's administrator.

@@ -122,6 +122,8 @@ pub struct VerifiedAssertion {
 
 struct Loaded {
     sp: ServiceProvider,
+    /// The same SP accepting IdP-initiated responses; only when configured.
+    sp_unsolicited: Option<ServiceProvider>,
     idp_entity_id: String,
     sso_url: String,
     fetched: Instant,
@@ -186,6 +188,11 @@ impl SamlIdp {
 
     pub fn clock_skew(&self) -> i64 {
         self.config.clock_skew_seconds
+    }
+
+    /// Where IdP-initiated logins land; `None` means they are refused.
+    pub fn unsolicited_redirect_url(&self) -> Option<&Url> {
+        self.config.unsolicited_redirect_url.as_ref()
     }
 
     /// Re-reads the metadata when it is older than the configured interval; a
@@ -268,6 +275,23 @@ impl SamlIdp {
         xml: String,
         request_id: String,
     ) -> Result<VerifiedAssertion, SamlError> {
+        self.verify_with(xml, Some(request_id)).await
+    }
+
+    /// The same checks for an IdP-initiated response (no InResponseTo anywhere);
+    /// refused unless `unsolicited_redirect_url` is configured.
+    pub async fn verify_unsolicited(&self, xml: String) -> Result<VerifiedAssertion, SamlError> {
+        if self.config.unsolicited_redirect_url.is_none() {
+            return Err(SamlError::Unsolicited);
+        }
+        self.verify_with(xml, None).await
+    }
+
+    async fn verify_with(
+        &self,
+        xml: String,
+        request_id: Option<String>,
+    ) -> Result<VerifiedAssertion, SamlError> {
         let check = Check {
             loaded: self.loaded.read().await.clone(),
             entity_id: self.config.sp_entity_id.clone(),
@@ -276,7 +300,7 @@ impl SamlIdp {
             skew: self.config.clock_skew_seconds,
         };
         // xmlsec is CPU work and a C library: keep it off the async workers.
-        tokio::task::spawn_blocking(move || check.run(&xml, &request_id))
+        tokio::task::spawn_blocking(move || check.run(&xml, request_id.as_deref()))
             .await
             .unwrap_or_else(|_| Err(unparsable()))
     }
@@ -299,7 +323,7 @@ impl SamlIdp {
             subject_attribute: self.config.subject_attribute.clone(),
             skew: self.config.clock_skew_seconds,
         };
-        check.run(&xml, &request_id)
+        check.run(&xml, Some(&request_id))
     }
 }
 
@@ -314,15 +338,20 @@ struct Check {
 
 impl Check {
     /// Never lets a panic in the parser escape as anything but a refusal.
-    fn run(&self, xml: &str, request_id: &str) -> Result<VerifiedAssertion, SamlError> {
+    fn run(&self, xml: &str, request_id: Option<&str>) -> Result<VerifiedAssertion, SamlError> {
         let normalized = declare_dsig_on_encrypted_key_info(xml);
         let xml = normalized.as_deref().unwrap_or(xml);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let assertion = self
-                .loaded
-                .sp
-                .parse_xml_response(xml, Some(&[request_id]))
-                .map_err(rejection)?;
+            let assertion = match request_id {
+                Some(id) => self.loaded.sp.parse_xml_response(xml, Some(&[id])),
+                None => self
+                    .loaded
+                    .sp_unsolicited
+                    .as_ref()
+                    .ok_or(SamlError::Unsolicited)?
+                    .parse_xml_response(xml, None),
+            }
+            .map_err(rejection)?;
             check_envelope(xml, &self.acs, &self.loaded.idp_entity_id)?;
             check_audience(&assertion, &self.entity_id)?;
             to_verified(
@@ -697,7 +726,8 @@ fn build(
         .map(|s| s.location.clone())
         .ok_or("the IdP metadata has no SingleSignOnService with the HTTP-Redirect binding")?;
     let skew = chrono::Duration::seconds(config.clock_skew_seconds);
-    let sp = ServiceProviderBuilder::default()
+    let mut builder = ServiceProviderBuilder::default();
+    builder
         .entity_id(Some(config.sp_entity_id.clone()))
         .key(Some(key.clone()))
         .certificate(Some(CertificateDer::from(certificate_der.to_vec())))
@@ -709,9 +739,17 @@ fn build(
         .allow_idp_initiated(false)
         .max_issue_delay(skew + chrono::Duration::seconds(90))
         .max_clock_skew(skew)
-        .allowed_signature_algorithms(Some(ALLOWED_ALGORITHMS.to_vec()))
-        .build()
-        .map_err(|e| e.to_string())?;
+        .allowed_signature_algorithms(Some(ALLOWED_ALGORITHMS.to_vec()));
+    let sp = builder.build().map_err(|e| e.to_string())?;
+    let sp_unsolicited = match config.unsolicited_redirect_url {
+        Some(_) => Some(
+            builder
+                .allow_idp_initiated(true)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     // samael verifies nothing when the metadata yields no signing certificate.
     match sp.idp_signing_certs() {
         Ok(Some(certs)) if !certs.is_empty() => {}
@@ -724,6 +762,7 @@ fn build(
     }
     Ok(Loaded {
         sp,
+        sp_unsolicited,
         idp_entity_id,
         sso_url,
         fetched: Instant::now(),
