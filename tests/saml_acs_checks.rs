@@ -928,8 +928,8 @@ async fn idp_initiated_logins_are_accepted_only_when_enabled_and_only_once() {
     );
 }
 
-#[test]
-fn saml_config_mistakes_name_their_key() {
+#[actix_web::test]
+async fn saml_config_mistakes_name_their_key() {
     let bad = config("idp-metadata.xml").replace(
         "clock_skew_seconds = 60",
         "clock_skew_seconds = 60\nunsolicited_redirect_url = \"https://not-allowed.example/\"\nname_id_format = \"transient\"",

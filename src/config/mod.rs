@@ -71,7 +71,7 @@ pub struct Lifetimes {
 #[derive(Debug, Clone)]
 pub enum Upstream {
     Oidc(OidcUpstream),
-    Saml(SamlUpstream),
+    Saml(Box<SamlUpstream>),
 }
 
 impl Upstream {

@@ -207,7 +207,7 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
                         "give each upstream its own id",
                     );
                 }
-                upstreams.push(Upstream::Saml(u));
+                upstreams.push(Upstream::Saml(Box::new(u)));
             }
         }
     }
