@@ -67,7 +67,11 @@ homeserver = {{ base_url = "http://127.0.0.1:8101/", server_name = "eng.test" }}
 }
 
 async fn services() -> Arc<Services> {
-    let config = Config::parse(&config("idp-metadata.xml")).expect("config");
+    services_with(&config("idp-metadata.xml")).await
+}
+
+async fn services_with(config_text: &str) -> Arc<Services> {
+    let config = Config::parse(config_text).expect("config");
     Services::start(config, Arc::new(SystemClock), Random::from_os())
         .await
         .expect("services")
@@ -743,13 +747,7 @@ async fn authn_requests_are_signed_with_rsa_sha256_when_configured() {
         "clock_skew_seconds = 60",
         "clock_skew_seconds = 60\nsign_requests = true",
     );
-    let services = Services::start(
-        Config::parse(&text).unwrap(),
-        Arc::new(SystemClock),
-        Random::from_os(),
-    )
-    .await
-    .unwrap();
+    let services = services_with(&text).await;
     let app = app(&services).await;
     let request = test::TestRequest::get()
         .uri("/_matrix/client/v3/login/sso/redirect/eng?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
@@ -828,13 +826,7 @@ async fn metadata_from_a_url_is_refreshed_and_a_failed_refresh_keeps_the_last_co
             "metadata_url = \"http://127.0.0.1:{port}/metadata\"\nmetadata_refresh_seconds = 60"
         ),
     );
-    let services = Services::start(
-        Config::parse(&text).unwrap(),
-        Arc::new(SystemClock),
-        Random::from_os(),
-    )
-    .await
-    .unwrap();
+    let services = services_with(&text).await;
     let idp = services.upstreams.saml("campus").unwrap();
     let app = app(&services).await;
 
@@ -875,13 +867,7 @@ async fn idp_initiated_logins_are_accepted_only_when_enabled_and_only_once() {
         "clock_skew_seconds = 60",
         "clock_skew_seconds = 60\nunsolicited_redirect_url = \"https://app.example/welcome\"",
     );
-    let services = Services::start(
-        Config::parse(&text).unwrap(),
-        Arc::new(SystemClock),
-        Random::from_os(),
-    )
-    .await
-    .unwrap();
+    let services = services_with(&text).await;
     let app = app(&services).await;
     let mut s = spec("");
     s.response_in_response_to = String::new();

@@ -32,22 +32,7 @@ pub async fn start(
             .filter(|hint| hint.contains('@'))
             .and_then(|hint| config.department_for_email(hint)),
     };
-    let flow_id = services.random.id();
-    let now = services.now();
-    services
-        .store
-        .insert_flow(NewFlow {
-            id: &flow_id,
-            browser_hash: &browser.hash(),
-            origin: origin::CLIENT,
-            redirect_url: Some(redirect.as_str()),
-            department: None,
-            state: state::STARTED,
-            now,
-            expires_at: now + config.lifetimes.flow,
-        })
-        .await?;
-    services.metrics.login_started();
+    let flow_id = new_client_flow(services, browser, redirect.as_str()).await?;
     tracing::info!(flow = %flow_id, department = ?department.map(|d| &d.id), "login started");
     match department {
         Some(department) => Ok(Next::Redirect(
@@ -104,4 +89,29 @@ fn email_domain(email: &str) -> String {
         .map_or(email, |(_, d)| d)
         .trim()
         .to_owned()
+}
+
+/// A new flow that will end at a Matrix client's `redirect_url`.
+pub(super) async fn new_client_flow(
+    services: &Services,
+    browser: &BrowserSecret,
+    redirect_url: &str,
+) -> Result<String, FlowError> {
+    let flow_id = services.random.id();
+    let now = services.now();
+    services
+        .store
+        .insert_flow(NewFlow {
+            id: &flow_id,
+            browser_hash: &browser.hash(),
+            origin: origin::CLIENT,
+            redirect_url: Some(redirect_url),
+            department: None,
+            state: state::STARTED,
+            now,
+            expires_at: now + services.config.lifetimes.flow,
+        })
+        .await?;
+    services.metrics.login_started();
+    Ok(flow_id)
 }

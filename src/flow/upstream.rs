@@ -11,7 +11,7 @@ use crate::crypto::hash_secret;
 use crate::identity::{UpstreamIdentity, resolve_identity};
 use crate::provider::authorize::AuthorizeRequest;
 use crate::services::Services;
-use crate::store::{FlowRow, NewFlow};
+use crate::store::FlowRow;
 use crate::upstream::oidc::UpstreamRequestSecrets;
 use crate::upstream::saml::{SamlError, VerifiedAssertion, precheck};
 use crate::upstream::{UpstreamClient, UpstreamError};
@@ -198,22 +198,8 @@ async fn unsolicited(
             (b.clone(), Some(b))
         }
     };
-    let flow_id = services.random.id();
+    let flow_id = super::start::new_client_flow(services, &browser, landing.as_str()).await?;
     let now = services.now();
-    services
-        .store
-        .insert_flow(NewFlow {
-            id: &flow_id,
-            browser_hash: &browser.hash(),
-            origin: origin::CLIENT,
-            redirect_url: Some(landing.as_str()),
-            department: None,
-            state: state::STARTED,
-            now,
-            expires_at: now + services.config.lifetimes.flow,
-        })
-        .await?;
-    services.metrics.login_started();
     let correlation = services.random.token(32);
     services
         .store
