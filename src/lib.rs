@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod flow;
+pub mod homeserver;
 pub mod homeserver_config;
 pub mod http;
 pub mod identity;

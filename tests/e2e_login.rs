@@ -753,3 +753,96 @@ async fn saml_encrypted_assertions_are_decrypted_with_the_sp_key() {
     assert_eq!(user, "@quentin:phys.test");
     assert_eq!(homeserver, w.phys.url);
 }
+
+/// MSC1730: a client that ignores `homeserver` sends the token to the bridge.
+async fn login_at_bridge(body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    let w = world();
+    let response = reqwest::Client::new()
+        .post(format!("{}_matrix/client/v3/login", w.bridge_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_client_ignoring_homeserver_logs_in_through_the_bridge_and_learns_its_homeserver() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let final_url = Browser::new()
+        .drive(
+            &start_url(w, Some("hist"), TRUSTED_CLIENT),
+            &person("bob", NO_PICKER),
+            TRUSTED_CLIENT,
+        )
+        .await
+        .reached();
+    let (token, _ignored_homeserver) = token_and_homeserver(&final_url);
+    let (status, body) =
+        login_at_bridge(serde_json::json!({ "type": "m.login.token", "token": token })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user_id"], "@bob:hist.test");
+    assert_eq!(
+        body["well_known"]["m.homeserver"]["base_url"],
+        w.hist.url.as_str()
+    );
+    let access_token = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        whoami(&w.hist.url, access_token).await,
+        "@bob:hist.test",
+        "the access token is the department's"
+    );
+    w.assert_not_logged(&token, "the loginToken given to the bridge's /login");
+
+    // The token is single use, at the department as everywhere.
+    let (status, body) =
+        login_at_bridge(serde_json::json!({ "type": "m.login.token", "token": token })).await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (StatusCode::FORBIDDEN, Some("M_FORBIDDEN"))
+    );
+}
+
+#[tokio::test]
+async fn the_bridge_login_endpoint_refuses_what_it_cannot_do_with_matrix_errors() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (status, body) =
+        login_at_bridge(serde_json::json!({ "type": "m.login.token", "token": "syl_not_a_token" }))
+            .await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (StatusCode::FORBIDDEN, Some("M_FORBIDDEN"))
+    );
+    let (status, body) = login_at_bridge(
+        serde_json::json!({ "type": "m.login.password", "user": "alice", "password": "x" }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["errcode"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("M_UNKNOWN"))
+    );
+    assert!(body["error"].as_str().unwrap().contains("single sign-on"));
+    let response = reqwest::Client::new()
+        .post(format!("{}_matrix/client/v3/login", w.bridge_url))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["errcode"], "M_NOT_JSON");
+    let preflight = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}_matrix/client/v3/login", w.bridge_url),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+}

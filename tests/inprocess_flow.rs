@@ -246,3 +246,61 @@ async fn nothing_secret_is_stored_in_clear() {
         "the signing key is sealed"
     );
 }
+
+async fn remember_token(services: &Services, token: &str, homeserver: &str) {
+    let now = services.now();
+    services
+        .store
+        .remember_login_token(&hash_secret(token), "eng", homeserver, now, now + 300)
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn token_login_in_redirect_mode_answers_307_to_the_department() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let config =
+        Config::parse(&CONFIG.replace("database_url", "token_login = \"redirect\"\ndatabase_url"))
+            .unwrap();
+    let services = Services::start(config, clock.clone(), Random::seeded(7))
+        .await
+        .unwrap();
+    remember_token(&services, "syl_known", "http://127.0.0.1:8101/").await;
+    let app = app(&services).await;
+    let request = test::TestRequest::post()
+        .uri("/_matrix/client/r0/login")
+        .set_json(serde_json::json!({ "type": "m.login.token", "token": "syl_known" }))
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        response.headers().get("location").unwrap(),
+        "http://127.0.0.1:8101/_matrix/client/r0/login"
+    );
+    // The route expires with its lifetime.
+    clock.advance(301);
+    let request = test::TestRequest::post()
+        .uri("/_matrix/client/v3/login")
+        .set_json(serde_json::json!({ "type": "m.login.token", "token": "syl_known" }))
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, request).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[actix_web::test]
+async fn token_login_to_a_department_that_is_down_is_a_clear_502() {
+    let services = services(Arc::new(MockClock::at_unix(1_800_000_000))).await;
+    remember_token(&services, "syl_down", "http://127.0.0.1:1/").await;
+    let app = app(&services).await;
+    let request = test::TestRequest::post()
+        .uri("/_matrix/client/v3/login")
+        .set_json(serde_json::json!({ "type": "m.login.token", "token": "syl_down" }))
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(body["errcode"], "M_UNKNOWN");
+    assert!(body["error"].as_str().unwrap().contains("not answering"));
+}

@@ -14,6 +14,9 @@ pub struct ConfigFile {
     pub database_url: String,
     #[serde(default)]
     pub demo: bool,
+    /// MSC1730: what `POST /login` with `m.login.token` at the bridge does.
+    #[serde(default)]
+    pub token_login: TokenLoginMode,
     pub secrets: SecretsFile,
     #[serde(default)]
     pub redirects: RedirectsFile,
@@ -25,6 +28,16 @@ pub struct ConfigFile {
     pub upstreams: Vec<UpstreamFile>,
     #[serde(default)]
     pub departments: Vec<DepartmentFile>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenLoginMode {
+    /// Forward the login to the token's homeserver and add `well_known` (default).
+    #[default]
+    Proxy,
+    /// Answer 307 to the token's homeserver's login URL.
+    Redirect,
 }
 
 fn default_listen() -> String {

@@ -11,6 +11,7 @@ use std::path::Path;
 use url::Url;
 
 use crate::identity::{ClaimTemplate, MembershipRule};
+pub use file::TokenLoginMode;
 pub use secret::{Secret, SecretSource};
 
 /// A small valid config for unit tests.
@@ -44,6 +45,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
     pub demo: bool,
+    pub token_login: TokenLoginMode,
     pub encryption_key: Secret,
     pub allowed_redirect_origins: Vec<url::Origin>,
     pub homeserver_provider: HomeserverProvider,

@@ -258,6 +258,7 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
         listen,
         database_url: file.database_url,
         demo: file.demo,
+        token_login: file.token_login,
         encryption_key,
         allowed_redirect_origins,
         homeserver_provider: HomeserverProvider {

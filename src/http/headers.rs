@@ -13,11 +13,21 @@ use crate::services::Services;
 
 pub async fn security_headers(
     request: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let mut response = next.call(request).await?;
-    let path = response.request().path().to_owned();
+    let cors = {
+        let path = request.path();
+        path.starts_with("/_matrix/") || path.starts_with("/.well-known/")
+    };
+    // A browser client's CORS preflight: answered here, whatever the route.
+    let mut response = if cors && request.method() == actix_web::http::Method::OPTIONS {
+        request
+            .into_response(actix_web::HttpResponse::NoContent().finish())
+            .map_into_boxed_body()
+    } else {
+        next.call(request).await?.map_into_boxed_body()
+    };
     let is_html = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -58,7 +68,7 @@ pub async fn security_headers(
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if path.starts_with("/_matrix/") || path.starts_with("/.well-known/") {
+    if cors {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),

@@ -13,6 +13,7 @@ pub mod pages;
 mod picker;
 mod provider;
 mod respond;
+mod token_login;
 mod upstream;
 
 use std::sync::Arc;
@@ -69,7 +70,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Matrix front door.
     .route("/_matrix/client/versions", web::get().to(matrix::versions))
     .route("/.well-known/matrix/client", web::get().to(matrix::well_known))
-    .route("/_matrix/client/{version:r0|v3}/login", web::get().to(matrix::login_flows))
+    .service(
+        web::resource("/_matrix/client/{version:r0|v3}/login")
+            .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+            .route(web::get().to(matrix::login_flows))
+            .route(web::post().to(token_login::login)),
+    )
     .route("/_matrix/client/{version:r0|v3}/login/sso/redirect", web::get().to(matrix::sso_redirect_picker))
     .route("/_matrix/client/{version:r0|v3}/login/sso/redirect/{idp}", web::get().to(matrix::sso_redirect_with_idp))
     // The login flow's own pages.
