@@ -26,8 +26,9 @@ ensure_debs() {
 }
 # samael (SAML2) runs bindgen over the xmlsec headers: libclang-dev and the -dev packages;
 # the xmlsec1 command line serves the test SAML IdP (pysaml2).
+# Browser tests drive Debian's Chromium (a test tool's own browser download fails here).
 ensure_debs ca-certificates curl sqlite3 pkg-config libclang-dev libssl-dev \
-    libxml2-dev libxmlsec1-dev libxslt1-dev xmlsec1
+    libxml2-dev libxmlsec1-dev libxslt1-dev xmlsec1 chromium
 
 # Synapse, pinned, in a venv of its own.
 marker="$PEERS/venv/.synapse-$SYNAPSE_VERSION"
@@ -55,6 +56,15 @@ if [ ! -f "$idp/node_modules/.lock-$lock_sum" ]; then
     say "installing the test IdP's npm packages"
     (cd "$idp" && npm ci --no-audit --no-fund --loglevel=error)
     touch "$idp/node_modules/.lock-$lock_sum"
+fi
+
+# playwright-core (no browser of its own) for the browser tests.
+browser="tests/peers/browser"
+browser_sum=$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)
+if [ ! -f "$browser/node_modules/.lock-$browser_sum" ]; then
+    say "installing the browser-test driver (playwright-core)"
+    (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$browser/node_modules/.lock-$browser_sum"
 fi
 
 say "peers ready"

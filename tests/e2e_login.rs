@@ -846,3 +846,78 @@ async fn the_bridge_login_endpoint_refuses_what_it_cannot_do_with_matrix_errors(
     assert!(preflight.status().is_success());
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
 }
+
+/// Runs a browser script from tests/peers/browser in headless Chromium; returns its JSON.
+async fn browser_script(script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let w = world();
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(
+            support::world::root()
+                .join("tests/peers/browser")
+                .join(script),
+        )
+        .env("BRIDGE_URL", &w.bridge_url);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().await.expect("run node");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the script prints JSON")
+}
+
+#[tokio::test]
+async fn the_login_fallback_in_chromium_calls_on_login_once_with_response_and_homeserver() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let result = browser_script(
+        "fallback.mjs",
+        &[
+            ("USERNAME", "alice"),
+            ("PASSWORD", support::world::PASSWORD),
+            ("DEPARTMENT", "eng"),
+        ],
+    )
+    .await;
+    let calls = result["calls"].as_array().unwrap();
+    let on_login: Vec<_> = calls.iter().filter(|c| c["via"] == "onLogin").collect();
+    let matrix_login: Vec<_> = calls
+        .iter()
+        .filter(|c| c["via"] == "matrixLogin.onLogin")
+        .collect();
+    assert_eq!(on_login.len(), 1, "window.onLogin once: {result}");
+    assert_eq!(
+        matrix_login.len(),
+        1,
+        "window.matrixLogin.onLogin once: {result}"
+    );
+    for call in [on_login[0], matrix_login[0]] {
+        assert_eq!(
+            call["homeserver"],
+            w.eng.url.as_str(),
+            "two arguments: the response and the homeserver"
+        );
+        assert_eq!(call["response"]["user_id"], "@alice:eng.test");
+        assert_eq!(
+            call["response"]["device_id"], "FALLBACKDEV",
+            "device_id passed through"
+        );
+        assert!(
+            call["response"]["access_token"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        );
+    }
+    let url = result["url"].as_str().unwrap();
+    assert!(
+        !url.contains("loginToken"),
+        "no token left in the address bar: {url}"
+    );
+    assert!(url.contains("device_id=FALLBACKDEV"), "{url}");
+}

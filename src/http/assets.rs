@@ -17,6 +17,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../templates/static/picker.js"),
     ),
     (
+        "fallback.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../templates/static/fallback.js"),
+    ),
+    (
         "demo.js",
         "text/javascript; charset=utf-8",
         include_str!("../../templates/static/demo.js"),

@@ -6,6 +6,7 @@ mod complete;
 mod cookies;
 mod demo;
 pub mod error;
+mod fallback;
 mod headers;
 mod matrix;
 mod ops;
@@ -98,6 +99,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Static files, demo, operations.
     .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
     .route("/_sso_bridge/demo", web::get().to(demo::demo))
+    .route("/_matrix/static/client/login/", web::get().to(fallback::fallback))
     .route("/favicon.ico", web::get().to(|| async { actix_web::HttpResponse::NoContent().finish() }))
     .route("/health", web::get().to(ops::health))
     .route("/ready", web::get().to(ops::ready))

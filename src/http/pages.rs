@@ -46,6 +46,14 @@ pub struct DemoPage {
     pub departments: Vec<(String, String)>,
 }
 
+#[derive(Template)]
+#[template(path = "fallback.html")]
+pub struct FallbackPage {
+    pub sso_url: String,
+    pub device_id: String,
+    pub device_name: String,
+}
+
 /// Renders a page; a template failure is a bug, answered with a plain 500.
 pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
