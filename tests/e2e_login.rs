@@ -921,3 +921,65 @@ async fn the_login_fallback_in_chromium_calls_on_login_once_with_response_and_ho
     );
     assert!(url.contains("device_id=FALLBACKDEV"), "{url}");
 }
+
+#[tokio::test]
+async fn an_msc1731_web_client_in_chromium_logs_in_through_oidc_and_saml() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    for (department, username, user, homeserver) in [
+        ("eng", "alice", "@alice:eng.test", &w.eng.url),
+        ("phys", "paula", "@paula:phys.test", &w.phys.url),
+    ] {
+        let result = browser_script(
+            "client.mjs",
+            &[("DEPARTMENT", department), ("USERNAME", username)],
+        )
+        .await;
+        assert_eq!(result["user_id"], user, "{result}");
+        assert_eq!(result["homeserver"], homeserver.as_str(), "{result}");
+        assert!(
+            !result["url"].as_str().unwrap().contains("loginToken"),
+            "{result}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_web_client_ignoring_homeserver_in_chromium_is_sent_on_by_well_known() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let result = browser_script(
+        "client.mjs",
+        &[
+            ("DEPARTMENT", "hist"),
+            ("USERNAME", "bob"),
+            ("MODE", "msc1730"),
+        ],
+    )
+    .await;
+    assert_eq!(result["user_id"], "@bob:hist.test", "{result}");
+    assert_eq!(
+        result["homeserver"],
+        w.hist.url.as_str(),
+        "well_known names the department: {result}"
+    );
+}
+
+#[tokio::test]
+async fn picker_confirmation_error_and_fallback_pages_have_no_accessibility_violations() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let shots = w.dir.join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let result = browser_script("pages.mjs", &[("SCREENSHOT_DIR", &shots.to_string_lossy())]).await;
+    for page in ["picker", "confirm", "error", "fallback"] {
+        let violations = result[page]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page} was not scanned: {result}"));
+        assert!(
+            violations.is_empty(),
+            "axe-core violations on the {page} page: {violations:#?}"
+        );
+    }
+    assert!(shots.join("picker.png").exists() && shots.join("fallback.png").exists());
+}

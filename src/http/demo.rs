@@ -7,12 +7,24 @@ use super::error::HttpError;
 use super::pages::{DemoPage, html};
 use crate::services::Services;
 
-pub async fn demo(services: web::Data<Services>) -> Result<HttpResponse, HttpError> {
+#[derive(serde::Deserialize)]
+pub struct DemoQuery {
+    /// `msc1730`: behave like a client that ignores `homeserver`.
+    mode: Option<String>,
+}
+
+pub async fn demo(
+    services: web::Data<Services>,
+    query: web::Query<DemoQuery>,
+) -> Result<HttpResponse, HttpError> {
     if !services.config.demo {
         return Err(HttpError::not_found_page());
     }
     let config = &services.config;
-    let here = config.url("_sso_bridge/demo");
+    let mut here = config.url("_sso_bridge/demo");
+    if query.mode.as_deref() == Some("msc1730") {
+        here.query_pairs_mut().append_pair("mode", "msc1730");
+    }
     let login = |path: &str| {
         let mut url = config.url(path);
         url.query_pairs_mut()

@@ -1,0 +1,39 @@
+// Shared steps for the browser tests: Debian's Chromium, the picker, the IdPs' forms.
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+
+export const bridge = process.env.BRIDGE_URL;
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+/// On the picker: choose the department; then sign in at whichever IdP form comes.
+export async function pickAndSignIn(page, department, username, password = 'correct horse') {
+  await page.waitForURL(/\/_sso_bridge\/pick/);
+  await page.click(`button[value="${department}"]`);
+  await signIn(page, username, password);
+}
+
+export async function signIn(page, username, password = 'correct horse') {
+  await page.waitForSelector('input[name=password]');
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+}
+
+/// axe-core's scan of the current page; returns the violations (WCAG 2.x A/AA and best practices).
+export async function axe(page) {
+  const require = createRequire(import.meta.url);
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+}
