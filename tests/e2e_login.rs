@@ -617,6 +617,21 @@ async fn the_picker_searches_and_routes_by_email_without_javascript() {
     assert_eq!(picker.status, StatusCode::OK);
     let csp = picker.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // Scripts run only with this response's nonce.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a script nonce");
+    assert!(nonce.len() >= 22, "{csp}");
+    assert!(
+        picker
+            .body
+            .contains(&format!("<script nonce=\"{nonce}\" src=")),
+        "{}",
+        picker.body
+    );
+    assert!(!csp.contains("unsafe-inline"));
     assert_eq!(picker.headers["referrer-policy"], "no-referrer");
     assert_eq!(picker.headers["cache-control"], "no-store");
     assert!(

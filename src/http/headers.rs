@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use super::pages::SCRIPT_NONCE;
 use crate::services::Services;
 
 pub async fn security_headers(
@@ -20,13 +21,21 @@ pub async fn security_headers(
         let path = request.path();
         path.starts_with("/_matrix/") || path.starts_with("/.well-known/")
     };
+    // A fresh nonce per response: the only scripts a page may run carry it.
+    let nonce = request
+        .app_data::<web::Data<Services>>()
+        .map(|s| s.random.token(16))
+        .unwrap_or_default();
     // A browser client's CORS preflight: answered here, whatever the route.
     let mut response = if cors && request.method() == actix_web::http::Method::OPTIONS {
         request
             .into_response(actix_web::HttpResponse::NoContent().finish())
             .map_into_boxed_body()
     } else {
-        next.call(request).await?.map_into_boxed_body()
+        SCRIPT_NONCE
+            .scope(nonce.clone(), next.call(request))
+            .await?
+            .map_into_boxed_body()
     };
     let is_html = response
         .headers()
@@ -60,7 +69,7 @@ pub async fn security_headers(
             })
             .unwrap_or_default();
         let csp = format!(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' https: data:; \
              connect-src 'self' {connect}; base-uri 'none'; frame-ancestors 'none'"
         );
         if let Ok(value) = HeaderValue::from_str(&csp) {

@@ -54,19 +54,33 @@ pub struct FallbackPage {
     pub device_name: String,
 }
 
-/// Renders a page; a template failure is a bug, answered with a plain 500.
+tokio::task_local! {
+    /// This response's CSP nonce, set by the security-headers middleware.
+    pub static SCRIPT_NONCE: String;
+}
+
+/// Renders a page; a template failure is a bug, answered with a plain 500. Our
+/// templates load scripts only as `<script src=…>`; each gets the request's CSP
+/// nonce, so no other script can run on a page.
 pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
         Ok(body) => HttpResponse::build(status)
             .content_type(ContentType::html())
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(body),
+            .body(with_nonce(body)),
         Err(e) => {
             tracing::error!(error = %e, "template rendering failed");
             HttpResponse::InternalServerError()
                 .content_type(ContentType::plaintext())
                 .body("internal error")
         }
+    }
+}
+
+fn with_nonce(body: String) -> String {
+    match SCRIPT_NONCE.try_with(Clone::clone) {
+        Ok(nonce) => body.replace("<script src=", &format!("<script nonce=\"{nonce}\" src=")),
+        Err(_) => body,
     }
 }
 
