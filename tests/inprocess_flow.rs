@@ -88,6 +88,9 @@ async fn app(
     test::init_service(
         App::new()
             .app_data(web::Data::from(services.clone()))
+            .wrap(actix_web::middleware::from_fn(
+                sso_bridge::http::security_headers,
+            ))
             .configure(sso_bridge::http::routes),
     )
     .await
@@ -303,4 +306,45 @@ async fn token_login_to_a_department_that_is_down_is_a_clear_502() {
     let body: serde_json::Value = test::read_body_json(response).await;
     assert_eq!(body["errcode"], "M_UNKNOWN");
     assert!(body["error"].as_str().unwrap().contains("not answering"));
+}
+
+#[actix_web::test]
+async fn pages_speak_french_when_the_browser_prefers_it_and_english_otherwise() {
+    let services = services(Arc::new(MockClock::at_unix(1_800_000_000))).await;
+    let app = app(&services).await;
+    let (picker_path, cookie) = start_login(&app).await;
+    let get = |lang: &'static str| {
+        test::TestRequest::get()
+            .uri(&picker_path)
+            .cookie(cookie.clone())
+            .insert_header(("Accept-Language", lang))
+            .to_request()
+    };
+    let response = test::call_service(&app, get("fr-CA,fr;q=0.9,en;q=0.5")).await;
+    assert_eq!(response.headers().get("content-language").unwrap(), "fr");
+    let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+    assert!(body.contains("<html lang=\"fr\">"), "{body}");
+    assert!(body.contains("Choisissez votre département"), "{body}");
+    assert!(
+        body.contains("1 départements sur 1") || body.contains("départements sur"),
+        "{body}"
+    );
+
+    let response = test::call_service(&app, get("de-DE,de;q=0.9")).await;
+    assert_eq!(response.headers().get("content-language").unwrap(), "en");
+    let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+    assert!(body.contains("Choose your department"), "{body}");
+
+    // Error pages too.
+    let response = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/_sso_bridge/pick?flow=unknown")
+            .cookie(cookie.clone())
+            .insert_header(("Accept-Language", "fr"))
+            .to_request(),
+    )
+    .await;
+    let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+    assert!(body.contains("Cette connexion a expiré"), "{body}");
 }

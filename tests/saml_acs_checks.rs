@@ -96,6 +96,9 @@ async fn app(
     test::init_service(
         App::new()
             .app_data(web::Data::from(services.clone()))
+            .wrap(actix_web::middleware::from_fn(
+                sso_bridge::http::security_headers,
+            ))
             .configure(sso_bridge::http::routes),
     )
     .await

@@ -34,6 +34,7 @@ pub async fn demo(
     Ok(html(
         StatusCode::OK,
         &DemoPage {
+            t: super::i18n::Lang::current().texts(),
             login_url: login("_matrix/client/v3/login/sso/redirect"),
             departments: config
                 .departments

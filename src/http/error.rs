@@ -12,6 +12,9 @@ use crate::provider::ProviderError;
 use crate::provider::authorize::AuthorizeError;
 use crate::services::Services;
 use crate::upstream::UpstreamError;
+use crate::upstream::saml::SamlError;
+
+use super::i18n::Lang;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -59,10 +62,14 @@ impl HttpError {
     }
 
     pub fn not_found_page() -> Self {
+        let l = Lang::current();
         Self::page(
             StatusCode::NOT_FOUND,
-            "Page not found",
-            "There is nothing at this address. If you followed a link from your Matrix app, start the login again from the app.",
+            &l.pick("Page not found", "Page introuvable"),
+            l.pick(
+                "There is nothing at this address. If you followed a link from your Matrix app, start the login again from the app.",
+                "Il n’y a rien à cette adresse. Si vous avez suivi un lien depuis votre application Matrix, recommencez la connexion depuis l’application.",
+            ),
         )
     }
 
@@ -76,102 +83,134 @@ impl HttpError {
             }
             _ => tracing::warn!(reason, error = %error, "login failed"),
         }
+        let l = Lang::current();
         let (status, title, message, retry) = match error {
             FlowError::UnknownDepartment(id) => (
                 StatusCode::NOT_FOUND,
-                "Unknown department",
-                format!("There is no department called “{id}” here. Pick your department from the list instead."),
+                l.pick("Unknown department", "Département inconnu"),
+                l.pick(
+                    &format!("There is no department called “{id}” here. Pick your department from the list instead."),
+                    &format!("Il n’y a pas de département « {id} » ici. Choisissez plutôt votre département dans la liste."),
+                ),
                 true,
             ),
             FlowError::BadRedirect(e) => (
                 StatusCode::BAD_REQUEST,
-                "This login link is not valid",
-                format!("The app that sent you here gave an address to return to that cannot be used ({e}). Start the login again from your Matrix app."),
+                l.pick("This login link is not valid", "Ce lien de connexion n’est pas valide"),
+                l.pick(
+                    &format!("The app that sent you here gave an address to return to that cannot be used ({e}). Start the login again from your Matrix app."),
+                    &format!("L’application qui vous a envoyé ici a donné une adresse de retour inutilisable ({e}). Recommencez la connexion depuis votre application Matrix."),
+                ),
                 false,
             ),
             FlowError::NoBrowserSession => (
                 StatusCode::BAD_REQUEST,
-                "Your browser did not keep the login cookie",
-                "Logging in needs a cookie from this site. Allow cookies for this site, then start the login again from your Matrix app.".into(),
+                l.pick("Your browser did not keep the login cookie", "Votre navigateur n’a pas gardé le témoin de connexion"),
+                l.pick(
+                    "Logging in needs a cookie from this site. Allow cookies for this site, then start the login again from your Matrix app.",
+                    "La connexion a besoin d’un témoin (cookie) de ce site. Autorisez-les pour ce site, puis recommencez la connexion depuis votre application Matrix.",
+                ),
                 false,
             ),
             FlowError::Expired => (
                 StatusCode::BAD_REQUEST,
-                "This login has expired",
-                "The login took too long, or this link was already used. Start the login again from your Matrix app.".into(),
+                l.pick("This login has expired", "Cette connexion a expiré"),
+                l.pick(
+                    "The login took too long, or this link was already used. Start the login again from your Matrix app.",
+                    "La connexion a pris trop de temps, ou ce lien a déjà servi. Recommencez la connexion depuis votre application Matrix.",
+                ),
                 false,
             ),
             FlowError::WrongBrowser => (
                 StatusCode::FORBIDDEN,
-                "This login was started in another browser",
-                "For your safety a login must finish in the browser where it started. Start the login again from your Matrix app in this browser.".into(),
+                l.pick("This login was started in another browser", "Cette connexion a commencé dans un autre navigateur"),
+                l.pick(
+                    "For your safety a login must finish in the browser where it started. Start the login again from your Matrix app in this browser.",
+                    "Pour votre sécurité, une connexion doit se terminer dans le navigateur où elle a commencé. Recommencez la connexion depuis votre application Matrix dans ce navigateur.",
+                ),
                 false,
             ),
             FlowError::OutOfOrder => (
                 StatusCode::CONFLICT,
-                "This step was already done",
-                "This page was opened twice, or the browser went back. Start the login again from your Matrix app.".into(),
+                l.pick("This step was already done", "Cette étape a déjà été faite"),
+                l.pick(
+                    "This page was opened twice, or the browser went back. Start the login again from your Matrix app.",
+                    "Cette page a été ouverte deux fois, ou le navigateur est revenu en arrière. Recommencez la connexion depuis votre application Matrix.",
+                ),
                 false,
             ),
             FlowError::NotAMember { department, .. } => (
                 StatusCode::FORBIDDEN,
-                "You are not a member of this department",
-                format!("The university login says you do not belong to {department}, so you cannot use its Matrix server. If you chose the wrong department, start again and pick yours. If you think this is a mistake, contact your department's IT support."),
+                l.pick("You are not a member of this department", "Vous n’êtes pas membre de ce département"),
+                l.pick(
+                    &format!("The university login says you do not belong to {department}, so you cannot use its Matrix server. If you chose the wrong department, start again and pick yours. If you think this is a mistake, contact your department's IT support."),
+                    &format!("Selon la connexion de l’université, vous n’appartenez pas à {department} : vous ne pouvez donc pas utiliser son serveur Matrix. Si vous vous êtes trompé de département, recommencez et choisissez le vôtre. Si c’est une erreur, contactez le support informatique de votre département."),
+                ),
                 true,
             ),
             FlowError::UpstreamDenied(_) => (
                 StatusCode::FORBIDDEN,
-                "The university login was not completed",
-                "The university login service did not log you in (perhaps it was cancelled). Start the login again from your Matrix app.".into(),
+                l.pick("The university login was not completed", "La connexion de l’université n’a pas abouti"),
+                l.pick(
+                    "The university login service did not log you in (perhaps it was cancelled). Start the login again from your Matrix app.",
+                    "Le service de connexion de l’université ne vous a pas connecté (peut-être la connexion a-t-elle été annulée). Recommencez depuis votre application Matrix.",
+                ),
                 false,
             ),
             FlowError::Upstream(UpstreamError::Unavailable(_)) => (
                 StatusCode::BAD_GATEWAY,
-                "The university login service is not answering",
-                "The login service could not be reached. Try again in a few minutes.".into(),
+                l.pick("The university login service is not answering", "Le service de connexion de l’université ne répond pas"),
+                l.pick(
+                    "The login service could not be reached. Try again in a few minutes.",
+                    "Le service de connexion est injoignable. Réessayez dans quelques minutes.",
+                ),
                 false,
             ),
-            FlowError::Upstream(_) => (
-                StatusCode::BAD_GATEWAY,
-                "The university login could not be verified",
-                "The answer from the university login service failed our security checks, so you were not logged in. Try again; if it keeps happening, contact IT support.".into(),
+            FlowError::Saml(SamlError::Replay) => (
+                StatusCode::BAD_REQUEST,
+                l.pick("This login was already used", "Cette connexion a déjà servi"),
+                l.pick(
+                    "The answer from the university login service was used before. Start the login again from your Matrix app.",
+                    "La réponse du service de connexion de l’université a déjà été utilisée. Recommencez la connexion depuis votre application Matrix.",
+                ),
                 false,
             ),
-            FlowError::Mapping(crate::identity::MappingError::Store(_)) | FlowError::Store(_) | FlowError::Provider(_) => (
+            FlowError::Upstream(_) => unverified(l, StatusCode::BAD_GATEWAY),
+            FlowError::Saml(_) => unverified(l, StatusCode::BAD_REQUEST),
+            FlowError::Mapping(crate::identity::MappingError::Store(_))
+            | FlowError::Store(_)
+            | FlowError::Provider(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Something went wrong on our side",
-                "The login service had an internal problem. Try again in a few minutes.".into(),
+                l.pick("Something went wrong on our side", "Un problème est survenu de notre côté"),
+                l.pick(
+                    "The login service had an internal problem. Try again in a few minutes.",
+                    "Le service de connexion a eu un problème interne. Réessayez dans quelques minutes.",
+                ),
                 false,
             ),
             FlowError::Mapping(e) => (
                 StatusCode::FORBIDDEN,
-                "Your account cannot be set up",
-                format!("The university login did not give what is needed to create your Matrix account ({e}). Contact IT support."),
+                l.pick("Your account cannot be set up", "Votre compte ne peut pas être créé"),
+                l.pick(
+                    &format!("The university login did not give what is needed to create your Matrix account ({e}). Contact IT support."),
+                    &format!("La connexion de l’université n’a pas fourni ce qu’il faut pour créer votre compte Matrix ({e}). Contactez le support informatique."),
+                ),
                 false,
             ),
             FlowError::Authorize(e) => return Self::from_authorize(e),
-            FlowError::Saml(crate::upstream::saml::SamlError::Replay) => (
-                StatusCode::BAD_REQUEST,
-                "This login was already used",
-                "The answer from the university login service was used before. Start the login again from your Matrix app.".into(),
-                false,
-            ),
-            FlowError::Saml(_) => (
-                StatusCode::BAD_REQUEST,
-                "The university login could not be verified",
-                "The answer from the university login service failed our security checks, so you were not logged in. Try again; if it keeps happening, contact IT support.".into(),
-                false,
-            ),
             FlowError::BadLoginToken => (
                 StatusCode::BAD_GATEWAY,
-                "The homeserver did not log you in",
-                "Your department's Matrix server came back without a login. Start the login again from your Matrix app.".into(),
+                l.pick("The homeserver did not log you in", "Le serveur Matrix ne vous a pas connecté"),
+                l.pick(
+                    "Your department's Matrix server came back without a login. Start the login again from your Matrix app.",
+                    "Le serveur Matrix de votre département est revenu sans connexion. Recommencez depuis votre application Matrix.",
+                ),
                 false,
             ),
         };
         Self::Page {
             status,
-            title: title.to_owned(),
+            title,
             message,
             retry,
         }
@@ -211,6 +250,19 @@ impl HttpError {
             description: error.description(),
         }
     }
+}
+
+/// An upstream answer that failed the security checks.
+fn unverified(l: Lang, status: StatusCode) -> (StatusCode, String, String, bool) {
+    (
+        status,
+        l.pick("The university login could not be verified", "La connexion de l’université n’a pas pu être vérifiée"),
+        l.pick(
+            "The answer from the university login service failed our security checks, so you were not logged in. Try again; if it keeps happening, contact IT support.",
+            "La réponse du service de connexion de l’université n’a pas passé nos contrôles de sécurité : vous n’avez pas été connecté. Réessayez ; si cela se reproduit, contactez le support informatique.",
+        ),
+        false,
+    )
 }
 
 impl ResponseError for HttpError {

@@ -48,6 +48,7 @@ pub async fn fallback(
     Ok(html(
         StatusCode::OK,
         &FallbackPage {
+            t: super::i18n::Lang::current().texts(),
             sso_url: sso.to_string(),
             device_id: query.device_id.clone().unwrap_or_default(),
             device_name: query

@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use super::i18n::{LANG, Lang};
 use super::pages::SCRIPT_NONCE;
 use crate::services::Services;
 
@@ -21,6 +22,12 @@ pub async fn security_headers(
         let path = request.path();
         path.starts_with("/_matrix/") || path.starts_with("/.well-known/")
     };
+    let lang = Lang::negotiate(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     // A fresh nonce per response: the only scripts a page may run carry it.
     let nonce = request
         .app_data::<web::Data<Services>>()
@@ -33,7 +40,7 @@ pub async fn security_headers(
             .map_into_boxed_body()
     } else {
         SCRIPT_NONCE
-            .scope(nonce.clone(), next.call(request))
+            .scope(nonce.clone(), LANG.scope(lang, next.call(request)))
             .await?
             .map_into_boxed_body()
     };
@@ -76,6 +83,11 @@ pub async fn security_headers(
             headers.insert(header::CONTENT_SECURITY_POLICY, value);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(lang.code()),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     }
     if cors {
         headers.insert(

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::error::HttpError;
+use super::i18n::Lang;
 use super::{cookies, respond};
 use crate::flow::{self, StartRequest};
 use crate::services::Services;
@@ -62,9 +63,10 @@ pub async fn sso_redirect(
     {
         return Err(HttpError::page(
             StatusCode::NOT_FOUND,
-            "Unknown department",
-            format!(
-                "There is no department called “{id}” at this login service. Go back to your Matrix app and choose “University login” to see the list of departments."
+            &Lang::current().pick("Unknown department", "Département inconnu"),
+            Lang::current().pick(
+                &format!("There is no department called “{id}” at this login service. Go back to your Matrix app and choose “University login” to see the list of departments."),
+                &format!("Il n’y a pas de département « {id} » à ce service de connexion. Revenez à votre application Matrix et choisissez « Connexion de l’université » pour voir la liste des départements."),
             ),
         ));
     }

@@ -8,6 +8,8 @@ mod demo;
 pub mod error;
 mod fallback;
 mod headers;
+pub use headers::security_headers;
+pub mod i18n;
 mod matrix;
 mod ops;
 pub mod pages;

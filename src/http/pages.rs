@@ -5,6 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use askama::Template;
 
+use super::i18n::{Lang, Texts};
+
 #[derive(Debug, Clone)]
 pub struct DepartmentView {
     pub id: String,
@@ -16,6 +18,7 @@ pub struct DepartmentView {
 #[derive(Template)]
 #[template(path = "picker.html")]
 pub struct PickerPage {
+    pub t: &'static Texts,
     pub flow_id: String,
     pub query: String,
     pub last: Option<DepartmentView>,
@@ -26,6 +29,7 @@ pub struct PickerPage {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    pub t: &'static Texts,
     pub title: &'a str,
     pub message: &'a str,
     pub retry: bool,
@@ -34,6 +38,7 @@ pub struct ErrorPage<'a> {
 #[derive(Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
+    pub t: &'static Texts,
     pub host: String,
     pub url: String,
 }
@@ -41,6 +46,7 @@ pub struct ConfirmPage {
 #[derive(Template)]
 #[template(path = "demo.html")]
 pub struct DemoPage {
+    pub t: &'static Texts,
     pub login_url: String,
     /// (department name, direct login URL)
     pub departments: Vec<(String, String)>,
@@ -49,6 +55,7 @@ pub struct DemoPage {
 #[derive(Template)]
 #[template(path = "fallback.html")]
 pub struct FallbackPage {
+    pub t: &'static Texts,
     pub sso_url: String,
     pub device_id: String,
     pub device_name: String,
@@ -88,6 +95,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, retry: bool) -
     html(
         status,
         &ErrorPage {
+            t: Lang::current().texts(),
             title,
             message,
             retry,
@@ -111,6 +119,7 @@ mod tests {
     #[test]
     fn every_page_renders_and_escapes() {
         let picker = PickerPage {
+            t: Lang::En.texts(),
             flow_id: "f\"1".into(),
             query: "<script>".into(),
             last: Some(dept("eng")),
@@ -126,6 +135,7 @@ mod tests {
             "{picker}"
         );
         let error = ErrorPage {
+            t: Lang::Fr.texts(),
             title: "<t>",
             message: "<m>",
             retry: true,
@@ -134,13 +144,23 @@ mod tests {
         .unwrap();
         assert!(!error.contains("<t>") && !error.contains("<m>"));
         let confirm = ConfirmPage {
+            t: Lang::Fr.texts(),
             host: "evil\"x".into(),
             url: "https://e/?a=1&b=\"".into(),
         }
         .render()
         .unwrap();
         assert!(!confirm.contains("evil\"x"));
+        FallbackPage {
+            t: Lang::En.texts(),
+            sso_url: "/s?a=\"".into(),
+            device_id: "<d>".into(),
+            device_name: "n".into(),
+        }
+        .render()
+        .unwrap();
         DemoPage {
+            t: Lang::En.texts(),
             login_url: "/x".into(),
             departments: vec![("Eng".into(), "/y".into())],
         }

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::error::HttpError;
+use super::i18n::Lang;
 use super::pages::{DepartmentView, PickerPage, html};
 use super::{cookies, respond};
 use crate::config::Department;
@@ -48,6 +49,7 @@ pub async fn show(
     Ok(html(
         StatusCode::OK,
         &PickerPage {
+            t: Lang::current().texts(),
             flow_id: flow.id,
             query: query.q.clone(),
             last,
@@ -81,8 +83,11 @@ pub async fn choose(
         .map_err(|e| match (e, email) {
             (FlowError::UnknownDepartment(domain), Some(_)) => HttpError::page(
                 StatusCode::NOT_FOUND,
-                "No department uses this e-mail domain",
-                format!("No department here has e-mail addresses at “{domain}”. Go back and pick your department from the list."),
+                &Lang::current().pick("No department uses this e-mail domain", "Aucun département n’utilise ce domaine de courriel"),
+                Lang::current().pick(
+                    &format!("No department here has e-mail addresses at “{domain}”. Go back and pick your department from the list."),
+                    &format!("Aucun département n’a d’adresses courriel en « {domain} ». Revenez en arrière et choisissez votre département dans la liste."),
+                ),
             ),
             (e, _) => HttpError::from_flow(&services, e),
         })?;

@@ -24,6 +24,7 @@ pub fn next(services: &Services, next: Next, cookies: Vec<Cookie<'static>>) -> H
         Next::Confirm { url, host } => html(
             StatusCode::OK,
             &ConfirmPage {
+                t: super::i18n::Lang::current().texts(),
                 host,
                 url: url.into(),
             },

@@ -6,7 +6,8 @@
   var count = document.getElementById("result-count");
   if (!input || !list || !count) return;
   var items = Array.prototype.slice.call(list.querySelectorAll("li[data-search]"));
-  var total = count.textContent.replace(/^\d+ of /, "of ");
+  var template = count.getAttribute("data-template");
+  var total = count.getAttribute("data-total");
   function filter() {
     var q = input.value.trim().toLowerCase();
     var shown = 0;
@@ -15,7 +16,7 @@
       li.hidden = !match;
       if (match) shown += 1;
     });
-    count.textContent = shown + " " + total;
+    count.textContent = template.replace("{n}", shown).replace("{total}", total);
   }
   input.addEventListener("input", filter);
 })();
