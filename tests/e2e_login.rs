@@ -998,3 +998,31 @@ async fn picker_confirmation_error_and_fallback_pages_have_no_accessibility_viol
     }
     assert!(shots.join("picker.png").exists() && shots.join("fallback.png").exists());
 }
+
+#[tokio::test]
+async fn a_web_client_ignoring_homeserver_in_chromium_follows_a_307_in_redirect_mode() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    // The client lives at the second instance, which answers MSC1730 logins with 307.
+    let result = browser_script(
+        "client.mjs",
+        &[
+            ("BRIDGE_URL", &w.redirect_bridge_url),
+            ("DEPARTMENT", "hist"),
+            ("USERNAME", "bob"),
+            ("MODE", "msc1730"),
+        ],
+    )
+    .await;
+    assert_eq!(result["user_id"], "@bob:hist.test", "{result}");
+    let login_url = result["login_url"].as_str().unwrap();
+    assert!(
+        login_url.starts_with(&w.hist.url),
+        "the browser followed the 307 to the department: {result}"
+    );
+    assert_eq!(
+        result["homeserver"],
+        w.hist.url.as_str(),
+        "well_known names the department: {result}"
+    );
+}

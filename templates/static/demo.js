@@ -20,7 +20,7 @@
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ type: "m.login.token", token: token, initial_device_display_name: "sso-bridge demo" })
   })
-    .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+    .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body, url: r.url }; }); })
     .then(function (r) {
       if (!r.ok) throw new Error(r.body.error || r.body.errcode || "login failed");
       var where = homeserver;
@@ -28,6 +28,7 @@
         var wk = r.body.well_known && r.body.well_known["m.homeserver"];
         where = wk ? wk.base_url : "(no well_known in the answer)";
       }
+      result.setAttribute("data-login-url", r.url);
       result.setAttribute("data-user-id", r.body.user_id);
       result.setAttribute("data-homeserver", where);
       result.textContent = "Logged in as " + r.body.user_id + " on " + where;

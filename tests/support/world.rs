@@ -31,6 +31,8 @@ pub struct World {
     /// Served by the SAML2 IdP.
     pub phys: Homeserver,
     pub saml_idp_url: String,
+    /// The second bridge instance, in `token_login = "redirect"` mode.
+    pub redirect_bridge_url: String,
     bridge: Mutex<Option<Child>>,
     _others: Mutex<Vec<Child>>,
     /// Tests take it shared; the restart test takes it exclusively.
@@ -86,6 +88,9 @@ fn start_world() -> World {
     };
     let idp_url = format!("http://127.0.0.1:{idp_port}");
     let bridge_url = format!("http://127.0.0.1:{bridge_port}/");
+    // A second instance on the same database, answering MSC1730 logins with 307.
+    let redirect_bridge_port = free_port();
+    let redirect_bridge_url = format!("http://127.0.0.1:{redirect_bridge_port}/");
     let eng = Homeserver {
         id: "eng",
         url: format!("http://127.0.0.1:{eng_port}/"),
@@ -103,7 +108,10 @@ fn start_world() -> World {
     let clients = serde_json::json!([{
         "client_id": "sso-bridge",
         "client_secret": UPSTREAM_CLIENT_SECRET,
-        "redirect_uris": [format!("{bridge_url}_sso_bridge/upstream/oidc/university/callback")],
+        "redirect_uris": [
+            format!("{bridge_url}_sso_bridge/upstream/oidc/university/callback"),
+            format!("{redirect_bridge_url}_sso_bridge/upstream/oidc/university/callback"),
+        ],
     }]);
     let (out, err) = log_file(&dir, "idp.log");
     let mut idp = Command::new("node");
@@ -169,7 +177,12 @@ fn start_world() -> World {
             "homeserver-config failed: {}",
             String::from_utf8_lossy(&overlay.stderr)
         );
-        std::fs::write(hs_dir.join("bridge.yaml"), &overlay.stdout).expect("write overlay");
+        // Both instances' completion URLs are the homeserver's trusted clients.
+        let overlay = String::from_utf8_lossy(&overlay.stdout).replace(
+            &format!("client_whitelist: [\"{bridge_url}\"]"),
+            &format!("client_whitelist: [\"{bridge_url}\", \"{redirect_bridge_url}\"]"),
+        );
+        std::fs::write(hs_dir.join("bridge.yaml"), overlay).expect("write overlay");
         synapse_dirs.push(hs_dir);
     }
 
@@ -193,6 +206,7 @@ fn start_world() -> World {
         hist,
         phys,
         saml_idp_url,
+        redirect_bridge_url: redirect_bridge_url.clone(),
         bridge_lock: tokio::sync::RwLock::new(()),
     };
     runtime.block_on(wait_ready(
@@ -215,6 +229,27 @@ fn start_world() -> World {
         String::from_utf8_lossy(&sp_metadata.stderr)
     );
     std::fs::write(dir.join("sp-metadata.xml"), &sp_metadata.stdout).expect("write SP metadata");
+    let redirect_config = dir.join("bridge-redirect.toml");
+    std::fs::write(
+        &redirect_config,
+        format!(
+            "token_login = \"redirect\"\n{}",
+            bridge_config(
+                &dir,
+                redirect_bridge_port,
+                &world.idp_url,
+                &[&world.eng, &world.hist, &world.phys]
+            )
+        ),
+    )
+    .expect("write the second bridge's config");
+    let second = start_bridge_process(&dir, &redirect_config);
+    world._others.lock().expect("lock").push(second);
+    runtime.block_on(wait_ready(
+        &format!("{redirect_bridge_url}health"),
+        "the second bridge",
+        &dir.join("bridge.log"),
+    ));
     for hs_dir in &synapse_dirs {
         let (out, err) = log_file(hs_dir, "stdout.log");
         let mut synapse = Command::new(root().join("tests/peers/synapse/start.sh"));

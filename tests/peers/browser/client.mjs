@@ -15,7 +15,7 @@ try {
   await page.waitForSelector('#result[data-user-id]', { timeout: 30000 });
   const result = await page.evaluate(() => {
     const r = document.getElementById('result');
-    return { user_id: r.dataset.userId, homeserver: r.dataset.homeserver, url: window.location.href };
+    return { user_id: r.dataset.userId, homeserver: r.dataset.homeserver, login_url: r.dataset.loginUrl, url: window.location.href };
   });
   console.log(JSON.stringify(result));
 } finally {

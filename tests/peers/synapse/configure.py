@@ -55,6 +55,8 @@ config = {
     "trusted_key_servers": [],
     "suppress_key_server_warning": True,
     "enable_registration": False,
+    # Login responses then carry well_known (MSC1730 clients follow it after a 307).
+    "serve_client_wellknown": True,
     "macaroon_secret_key": secrets.token_hex(32),
     "form_secret": secrets.token_hex(32),
     "registration_shared_secret": secrets.token_hex(32),
