@@ -37,7 +37,7 @@ if [ ! -f "$marker" ]; then
     rm -rf "$PEERS/venv"
     python3 -m venv "$PEERS/venv"
     "$PEERS/venv/bin/pip" install -q --disable-pip-version-check "matrix-synapse[oidc]==$SYNAPSE_VERSION"
-    "$PEERS/venv/bin/python" -c 'import synapse, authlib' 
+    "$PEERS/venv/bin/python" -c 'import synapse, authlib'
     touch "$marker"
 fi
 
@@ -49,22 +49,18 @@ if [ ! -f "$PEERS/venv/.saml-$saml_sum" ]; then
     touch "$PEERS/venv/.saml-$saml_sum"
 fi
 
-# The upstream OIDC IdP's npm packages, reinstalled when the lock file changes.
-idp="tests/peers/oidc-idp"
-lock_sum=$(sha256sum "$idp/package-lock.json" | cut -d' ' -f1)
-if [ ! -f "$idp/node_modules/.lock-$lock_sum" ]; then
-    say "installing the test IdP's npm packages"
-    (cd "$idp" && npm ci --no-audit --no-fund --loglevel=error)
-    touch "$idp/node_modules/.lock-$lock_sum"
-fi
-
-# playwright-core (no browser of its own) for the browser tests.
-browser="tests/peers/browser"
-browser_sum=$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)
-if [ ! -f "$browser/node_modules/.lock-$browser_sum" ]; then
-    say "installing the browser-test driver (playwright-core)"
-    (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
-    touch "$browser/node_modules/.lock-$browser_sum"
-fi
+# npm packages of a test peer, reinstalled when its lock file changes.
+npm_ci_if_changed() {
+    local dir="$1" what="$2"
+    local sum
+    sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ ! -f "$dir/node_modules/.lock-$sum" ]; then
+        say "installing $what"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+        touch "$dir/node_modules/.lock-$sum"
+    fi
+}
+npm_ci_if_changed tests/peers/oidc-idp "the test OIDC IdP (oidc-provider)"
+npm_ci_if_changed tests/peers/browser "the browser-test driver (playwright-core, no browser of its own)"
 
 say "peers ready"
