@@ -30,7 +30,13 @@ const provider = new Provider(issuer, {
   clients,
   jwks,
   cookies: { keys: ['sso-bridge-test-idp-cookie-key'] },
+  // Profile, e-mail and custom claims go into the id_token too (not only userinfo).
   conformIdTokenClaims: false,
+  responseTypes: ['code'],
+  // Explicit lifetimes (seconds); the defaults print a notice each time they are used.
+  ttl: { AuthorizationCode: 60, AccessToken: 3600, IdToken: 3600, Interaction: 3600, Session: 86400, Grant: 86400 },
+  // PKCE for every client (the default requires it only for public ones); S256 only.
+  pkce: { required: () => true },
   claims: {
     openid: ['sub'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username', 'department', 'affiliation'],
@@ -108,4 +114,10 @@ const server = http.createServer((req, res) => {
   callback(req, res);
 });
 server.listen(port, '127.0.0.1', () => console.log(`oidc-idp ready on ${issuer}`));
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
+// Stop at once on SIGTERM/SIGINT, even with keep-alive connections open (reqwest keeps them).
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+}
