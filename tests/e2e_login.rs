@@ -36,10 +36,14 @@ fn start_url(w: &World, idp: Option<&str>, redirect: &str) -> String {
 /// and the `homeserver` the client was given.
 async fn full_login(browser: &Browser, who: &Person, idp: Option<&str>) -> (String, String) {
     let w = world();
-    let final_url = browser
-        .drive(&start_url(w, idp, TRUSTED_CLIENT), who, TRUSTED_CLIENT)
-        .await
-        .reached();
+    continue_login(browser, &start_url(w, idp, TRUSTED_CLIENT), who).await
+}
+
+/// Drives the login on from `from` to the client, then logs in at the homeserver
+/// the client was given; returns the Matrix user id and that homeserver.
+async fn continue_login(browser: &Browser, from: &str, who: &Person) -> (String, String) {
+    let w = world();
+    let final_url = browser.drive(from, who, TRUSTED_CLIENT).await.reached();
     let (token, homeserver) = token_and_homeserver(&final_url);
     w.assert_not_logged(&token, "the loginToken");
     let logged_in = login_with_token(&homeserver, &token)
@@ -172,15 +176,11 @@ async fn a_restart_between_idp_login_and_callback_loses_nothing() {
         .await
         .reached();
     w.restart_bridge().await;
-    let final_url = browser
-        .drive(callback.as_str(), &person("alice", "eng"), TRUSTED_CLIENT)
-        .await
-        .reached();
-    let (token, homeserver) = token_and_homeserver(&final_url);
-    let logged_in = login_with_token(&homeserver, &token)
-        .await
-        .expect("login after restart");
-    assert_eq!(logged_in.user_id, "@alice:eng.test");
+    let (user, _) = continue_login(&browser, callback.as_str(), &person("alice", "eng")).await;
+    assert_eq!(
+        user, "@alice:eng.test",
+        "the login completes after the restart"
+    );
 }
 
 #[tokio::test]
@@ -748,15 +748,11 @@ async fn saml_a_restart_between_authn_request_and_acs_loses_nothing() {
         "{at_idp}"
     );
     w.restart_bridge().await;
-    let final_url = browser
-        .drive(at_idp.as_str(), &person("paula", NO_PICKER), TRUSTED_CLIENT)
-        .await
-        .reached();
-    let (token, homeserver) = token_and_homeserver(&final_url);
-    let logged_in = login_with_token(&homeserver, &token)
-        .await
-        .expect("login after restart");
-    assert_eq!(logged_in.user_id, "@paula:phys.test");
+    let (user, _) = continue_login(&browser, at_idp.as_str(), &person("paula", NO_PICKER)).await;
+    assert_eq!(
+        user, "@paula:phys.test",
+        "the login completes after the restart"
+    );
 }
 
 #[tokio::test]
