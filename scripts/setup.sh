@@ -42,6 +42,8 @@ ensure_debs pkg-config libclang-dev libssl-dev libxml2-dev libxmlsec1-dev libxsl
 ensure_debs xmlsec1
 # Browser tests drive Debian's Chromium (a test tool's own browser download fails here).
 ensure_debs chromium
+# The shared token cache's tests run two bridges against a real Redis.
+ensure_debs redis-server
 
 # Synapse, pinned, with the oidc extra (authlib), in a venv of its own. The
 # marker holds the installed version; the import check catches a broken venv.

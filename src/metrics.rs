@@ -1,5 +1,6 @@
 //! Prometheus metrics: logins started, completed (by department), failed (by
-//! reason), login duration, and request latency per route.
+//! reason), login duration, request latency per route, and token validation
+//! (cache hits and misses, homeserver latency).
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
@@ -13,6 +14,9 @@ pub struct Metrics {
     login_seconds: HistogramVec,
     request_seconds: HistogramVec,
     metadata_failures: IntCounterVec,
+    token_lookups: IntCounterVec,
+    token_validations: IntCounterVec,
+    whoami_seconds: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -64,8 +68,38 @@ impl Metrics {
             &["upstream"],
         )
         .unwrap_or_else(|_| unreachable!("valid metric"));
+        let token_lookups = IntCounterVec::new(
+            Opts::new(
+                "token_lookups_total",
+                "Where token verdicts came from, by calling client: memory or redis (cache hits), homeserver (misses)",
+            ),
+            &["client", "source"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let token_validations = IntCounterVec::new(
+            Opts::new(
+                "token_validations_total",
+                "Token validations asked by university services, by client and result",
+            ),
+            &["client", "result"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
+        let whoami_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "homeserver_whoami_duration_seconds",
+                "Latency of whoami calls to the departments' homeservers",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["server_name", "outcome"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
         for collector in [
-            Box::new(metadata_failures.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(token_lookups.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(token_validations.clone()),
+            Box::new(whoami_seconds.clone()),
+            Box::new(metadata_failures.clone()),
             Box::new(started.clone()),
             Box::new(completed.clone()),
             Box::new(failed.clone()),
@@ -82,6 +116,9 @@ impl Metrics {
             login_seconds,
             request_seconds,
             metadata_failures,
+            token_lookups,
+            token_validations,
+            whoami_seconds,
         }
     }
 
@@ -108,6 +145,24 @@ impl Metrics {
 
     pub fn metadata_refresh_failed(&self, upstream: &str) {
         self.metadata_failures.with_label_values(&[upstream]).inc();
+    }
+
+    pub fn token_lookup(&self, client: &str, source: &str) {
+        self.token_lookups
+            .with_label_values(&[client, source])
+            .inc();
+    }
+
+    pub fn token_validated(&self, client: &str, result: &str) {
+        self.token_validations
+            .with_label_values(&[client, result])
+            .inc();
+    }
+
+    pub fn whoami(&self, server_name: &str, outcome: &str, seconds: f64) {
+        self.whoami_seconds
+            .with_label_values(&[server_name, outcome])
+            .observe(seconds);
     }
 
     pub fn render(&self) -> String {

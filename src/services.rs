@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Sealer, derive_key};
+use crate::introspection::Introspector;
 use crate::metrics::Metrics;
 use crate::provider::SigningKeys;
 use crate::random::Random;
@@ -24,6 +25,8 @@ pub struct Services {
     pub sealer: Sealer,
     /// Back-channel HTTP client (no redirects followed).
     pub http: reqwest::Client,
+    /// Token validation for university services, with its cache.
+    pub introspector: Introspector,
 }
 
 impl Services {
@@ -42,6 +45,7 @@ impl Services {
         let keys = SigningKeys::load_or_create(&store, &sealer, &random, clock.as_ref()).await?;
         let http = crate::upstream::back_channel_client();
         let upstreams = Upstreams::load(&config, http.clone()).await?;
+        let introspector = Introspector::new(&config)?;
         Ok(Arc::new(Self {
             config,
             store,
@@ -52,6 +56,7 @@ impl Services {
             metrics: Metrics::new(),
             sealer,
             http,
+            introspector,
         }))
     }
 

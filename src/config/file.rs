@@ -28,6 +28,8 @@ pub struct ConfigFile {
     pub upstreams: Vec<UpstreamFile>,
     #[serde(default)]
     pub departments: Vec<DepartmentFile>,
+    #[serde(default)]
+    pub introspection: super::introspection::IntrospectionFile,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]

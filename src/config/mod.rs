@@ -2,6 +2,7 @@
 //! and fail with messages that name the key and say how to fix it.
 
 mod file;
+mod introspection;
 mod secret;
 mod validate;
 
@@ -12,6 +13,7 @@ use url::Url;
 
 use crate::identity::{ClaimTemplate, MembershipRule};
 pub use file::TokenLoginMode;
+pub use introspection::{Introspection, IntrospectionClient};
 pub use secret::{Secret, SecretSource};
 
 /// A small valid config for unit tests.
@@ -52,6 +54,7 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     pub upstreams: Vec<Upstream>,
     pub departments: Vec<Department>,
+    pub introspection: Introspection,
 }
 
 /// How the departments' homeservers name the bridge in their `oidc_providers`.

@@ -12,10 +12,15 @@ use super::{
 use crate::identity::{ClaimTemplate, MembershipRule};
 
 #[derive(Default)]
-struct Problems(Vec<ConfigProblem>);
+pub(super) struct Problems(Vec<ConfigProblem>);
 
 impl Problems {
-    fn add(&mut self, key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+    pub(super) fn add(
+        &mut self,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.0.push(ConfigProblem {
             key: key.into(),
             problem: problem.into(),
@@ -23,7 +28,7 @@ impl Problems {
         });
     }
 
-    fn secret(&mut self, key: &str, source: &SecretSource, min_len: usize) -> Secret {
+    pub(super) fn secret(&mut self, key: &str, source: &SecretSource, min_len: usize) -> Secret {
         match source.resolve() {
             Ok(secret) if secret.expose().len() >= min_len => secret,
             Ok(_) => {
@@ -96,7 +101,7 @@ fn with_trailing_slash(mut url: Url) -> Url {
     url
 }
 
-fn valid_id(id: &str) -> bool {
+pub(super) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
@@ -250,10 +255,13 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
         );
     }
 
+    let introspection = super::introspection::validate(&mut p, file.introspection);
+
     if !p.0.is_empty() {
         return Err(ConfigError(p.0));
     }
     Ok(Config {
+        introspection,
         public_base_url,
         listen,
         database_url: file.database_url,
@@ -708,9 +716,14 @@ mod tests {
             .replace(
                 "{ env = \"SSO_BRIDGE_HIST_SECRET\" }",
                 "\"hist-secret-0123456789\"",
+            )
+            .replace(
+                "{ env = \"COURSE_PORTAL_SECRET\" }",
+                "\"course-portal-secret-0123456789\"",
             );
         let config = Config::parse(&example).unwrap();
         assert_eq!(config.departments.len(), 2);
+        assert_eq!(config.introspection.clients.len(), 1);
         assert_eq!(
             config.departments[0].homeserver.oidc_redirect_uris,
             ["https://matrix.eng.ac.cdl/_synapse/client/oidc/callback"]

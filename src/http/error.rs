@@ -8,6 +8,7 @@ use url::Url;
 
 use super::pages;
 use crate::flow::FlowError;
+use crate::introspection::IntrospectionError;
 use crate::provider::ProviderError;
 use crate::provider::authorize::AuthorizeError;
 use crate::services::Services;
@@ -37,6 +38,8 @@ pub enum HttpError {
         status: StatusCode,
         error: &'static str,
         description: String,
+        /// Seconds, sent as `Retry-After` (rate limits, unavailable dependencies).
+        retry_after: Option<u64>,
     },
     /// An error the protocol says goes back to the client by redirect.
     #[error("redirect to {0}")]
@@ -248,6 +251,71 @@ impl HttpError {
             status,
             error: error.code(),
             description: error.description(),
+            retry_after: None,
+        }
+    }
+
+    /// A token validation failure, for the calling service (OAuth JSON).
+    pub fn from_introspection(error: IntrospectionError) -> Self {
+        let (status, code, retry_after) = match &error {
+            IntrospectionError::InvalidClient(_) => {
+                (StatusCode::UNAUTHORIZED, "invalid_client", None)
+            }
+            IntrospectionError::InvalidRequest(_) | IntrospectionError::UnknownHomeserver(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", None)
+            }
+            IntrospectionError::RateLimited(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                Some(*seconds),
+            ),
+            IntrospectionError::HomeserverUnavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                Some(5),
+            ),
+            IntrospectionError::Store(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                Some(5),
+            ),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %error, "token validation failed");
+        } else {
+            tracing::warn!(error = %error, "token validation refused");
+        }
+        let description = match &error {
+            IntrospectionError::HomeserverUnavailable { .. } => format!(
+                "{error}. The token could not be checked, so it is neither accepted nor refused: try again shortly"
+            ),
+            IntrospectionError::Store(_) => "internal error, see the bridge's log".into(),
+            _ => error.to_string(),
+        };
+        Self::OAuth {
+            status,
+            error: code,
+            description,
+            retry_after,
+        }
+    }
+
+    /// On forward-auth, 401 means "the user's token is not valid": a proxy whose own
+    /// credentials are wrong gets 403 instead, so the mistake is not blamed on users.
+    pub fn for_forward_auth(self) -> Self {
+        match self {
+            Self::OAuth {
+                status: StatusCode::UNAUTHORIZED,
+                error,
+                description,
+                retry_after,
+            } => Self::OAuth {
+                status: StatusCode::FORBIDDEN,
+                error,
+                description,
+                retry_after,
+            },
+            other => other,
         }
     }
 }
@@ -293,8 +361,12 @@ impl ResponseError for HttpError {
                 status,
                 error,
                 description,
+                retry_after,
             } => {
                 let mut response = HttpResponse::build(*status);
+                if let Some(seconds) = retry_after {
+                    response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                }
                 if *status == StatusCode::UNAUTHORIZED {
                     response.insert_header((
                         header::WWW_AUTHENTICATE,

@@ -8,6 +8,7 @@ mod demo;
 pub mod error;
 mod fallback;
 mod headers;
+mod introspection;
 pub use headers::security_headers;
 pub mod i18n;
 mod matrix;
@@ -58,6 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         status,
                         error: "invalid_request",
                         description: e.to_string(),
+                        retry_after: None,
                     }
                     .into()
                 }
@@ -98,6 +100,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/_sso_bridge/op/authorize", web::get().to(provider::authorize))
     .service(web::resource("/_sso_bridge/op/token").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(provider::token)))
     .route("/_sso_bridge/op/userinfo", web::route().to(provider::userinfo))
+    // Token validation for university services.
+    .service(web::resource("/_sso_bridge/introspect").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(introspection::introspect)))
+    .route("/_sso_bridge/forward-auth", web::get().to(introspection::forward_auth))
     // Static files, demo, operations.
     .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
     .route("/_sso_bridge/demo", web::get().to(demo::demo))

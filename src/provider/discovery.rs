@@ -9,6 +9,8 @@ pub fn document(config: &Config, signing_algorithm: &str) -> serde_json::Value {
         "token_endpoint": config.url("_sso_bridge/op/token"),
         "userinfo_endpoint": config.url("_sso_bridge/op/userinfo"),
         "jwks_uri": config.url("_sso_bridge/op/jwks.json"),
+        "introspection_endpoint": config.url("_sso_bridge/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],

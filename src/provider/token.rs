@@ -32,7 +32,8 @@ pub struct TokenResponse {
 /// parts) or from the form body; using both at once is refused.
 pub fn client_credentials(
     authorization: Option<&str>,
-    form: &TokenForm,
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
 ) -> Result<(String, String), ProviderError> {
     let from_header = match authorization {
         Some(header) => {
@@ -59,12 +60,12 @@ pub fn client_credentials(
         }
         None => None,
     };
-    match (from_header, &form.client_id, &form.client_secret) {
+    match (from_header, client_id, client_secret) {
         (Some(_), _, Some(_)) => Err(ProviderError::InvalidRequest(
             "client credentials given both in the header and the body".into(),
         )),
         (Some(creds), _, None) => Ok(creds),
-        (None, Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        (None, Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
         _ => Err(ProviderError::InvalidClient(
             "client authentication is required".into(),
         )),
@@ -76,7 +77,11 @@ pub async fn exchange(
     authorization: Option<&str>,
     form: TokenForm,
 ) -> Result<TokenResponse, ProviderError> {
-    let (client_id, client_secret) = client_credentials(authorization, &form)?;
+    let (client_id, client_secret) = client_credentials(
+        authorization,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )?;
     let department = services
         .config
         .department(&client_id)
@@ -178,43 +183,36 @@ pub async fn exchange(
 mod tests {
     use super::*;
 
-    fn form() -> TokenForm {
-        TokenForm::default()
-    }
-
     #[test]
     fn basic_credentials_are_form_decoded() {
         let header = format!("Basic {}", STANDARD.encode("eng:s%3Acret%2B1"));
         assert_eq!(
-            client_credentials(Some(&header), &form()).unwrap(),
+            client_credentials(Some(&header), None, None).unwrap(),
             ("eng".into(), "s:cret+1".into())
         );
     }
 
     #[test]
     fn post_credentials_and_conflicts() {
-        let mut f = form();
-        f.client_id = Some("eng".into());
-        f.client_secret = Some("x".into());
         assert_eq!(
-            client_credentials(None, &f).unwrap(),
+            client_credentials(None, Some("eng"), Some("x")).unwrap(),
             ("eng".into(), "x".into())
         );
         let header = format!("Basic {}", STANDARD.encode("eng:x"));
         assert!(matches!(
-            client_credentials(Some(&header), &f),
+            client_credentials(Some(&header), Some("eng"), Some("x")),
             Err(ProviderError::InvalidRequest(_))
         ));
         assert!(matches!(
-            client_credentials(None, &form()),
+            client_credentials(None, None, None),
             Err(ProviderError::InvalidClient(_))
         ));
         assert!(matches!(
-            client_credentials(Some("Bearer x"), &form()),
+            client_credentials(Some("Bearer x"), None, None),
             Err(ProviderError::InvalidClient(_))
         ));
         assert!(matches!(
-            client_credentials(Some("Basic !!"), &form()),
+            client_credentials(Some("Basic !!"), None, None),
             Err(ProviderError::InvalidClient(_))
         ));
     }

@@ -52,6 +52,22 @@ impl Store {
         .await?)
     }
 
+    pub async fn identity_by_localpart(
+        &self,
+        department: &str,
+        localpart: &str,
+    ) -> StoreResult<Option<IdentityRow>> {
+        Ok(
+            sqlx::query_as::<_, IdentityRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM identities WHERE department = $1 AND localpart = $2"
+            )))
+            .bind(department)
+            .bind(localpart)
+            .fetch_optional(self.pool())
+            .await?,
+        )
+    }
+
     /// Fails with a unique violation when the localpart is taken in the department
     /// (or the subject already has an identity there).
     pub async fn insert_identity(&self, identity: NewIdentity<'_>) -> StoreResult<()> {

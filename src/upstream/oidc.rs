@@ -13,7 +13,7 @@ use openidconnect::{
 use tokio::sync::RwLock;
 use url::Url;
 
-use super::UpstreamError;
+use super::{UpstreamError, error_chain};
 use crate::config::OidcUpstream;
 use crate::identity::{Claims, UpstreamIdentity};
 
@@ -194,15 +194,4 @@ impl OidcClient {
             claims: Claims::from_json(&payload),
         })
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -8,6 +8,7 @@ use super::browser::query_values;
 pub struct LoggedIn {
     pub user_id: String,
     pub access_token: String,
+    pub device_id: String,
     pub homeserver: String,
 }
 
@@ -43,6 +44,7 @@ pub async fn login_with_token(homeserver: &str, token: &str) -> Result<LoggedIn,
     Ok(LoggedIn {
         user_id: body["user_id"].as_str().unwrap_or_default().to_owned(),
         access_token: body["access_token"].as_str().unwrap_or_default().to_owned(),
+        device_id: body["device_id"].as_str().unwrap_or_default().to_owned(),
         homeserver: homeserver.to_owned(),
     })
 }

@@ -13,6 +13,18 @@ pub const PASSWORD: &str = "correct horse";
 /// A Matrix client origin on the bridge's allow-list (nothing listens there: the
 /// tests read the final redirect instead of following it).
 pub const TRUSTED_CLIENT: &str = "http://127.0.0.1:9/client/";
+/// University services that validate tokens through the bridge, one per test so
+/// each test reads its own metrics; "flooder" may make three homeserver
+/// look-ups and then almost none.
+pub const SERVICES: &[&str] = &[
+    "portal", "flooder", "coalesce", "shared", "random", "hint", "down", "logout", "proxy",
+];
+
+pub fn service_secret(id: &str) -> String {
+    format!("{id}-secret-0123456789abcdef")
+}
+/// How long the test bridges keep an active token's verdict.
+pub const TOKEN_CACHE_TTL_SECONDS: u64 = 3;
 
 pub struct Homeserver {
     pub id: &'static str,
@@ -34,6 +46,8 @@ pub struct World {
     /// The second bridge instance, in `token_login = "redirect"` mode.
     pub redirect_bridge_url: String,
     bridge: Mutex<Option<Child>>,
+    /// Process ids of the Synapses, to pause one (SIGSTOP) and resume it.
+    synapse_pids: Mutex<Vec<(&'static str, u32)>>,
     _others: Mutex<Vec<Child>>,
     /// Tests take it shared; the restart test takes it exclusively.
     pub bridge_lock: tokio::sync::RwLock<()>,
@@ -78,7 +92,7 @@ fn start_world() -> World {
 
     let (idp_port, bridge_port, eng_port, hist_port) =
         (free_port(), free_port(), free_port(), free_port());
-    let (saml_port, phys_port) = (free_port(), free_port());
+    let (saml_port, phys_port, redis_port) = (free_port(), free_port(), free_port());
     let saml_idp_url = format!("http://127.0.0.1:{saml_port}");
     let phys = Homeserver {
         id: "phys",
@@ -138,11 +152,27 @@ fn start_world() -> World {
         .stderr(err);
     let saml_idp = spawn(saml_idp).expect("start the SAML IdP (pysaml2)");
 
+    // Redis, for the token cache both bridge instances share.
+    let (out, err) = log_file(&dir, "redis.log");
+    let mut redis = Command::new("redis-server");
+    redis
+        .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(out)
+        .stderr(err);
+    let redis = spawn(redis).expect("start redis-server (scripts/setup.sh installs it)");
+
     // The bridge.
     let config_path = dir.join("bridge.toml");
     std::fs::write(
         &config_path,
-        bridge_config(&dir, bridge_port, &idp_url, &[&eng, &hist, &phys]),
+        bridge_config(
+            &dir,
+            bridge_port,
+            &idp_url,
+            redis_port,
+            &[&eng, &hist, &phys],
+        ),
     )
     .expect("write bridge config");
 
@@ -197,7 +227,8 @@ fn start_world() -> World {
     ));
     let world = World {
         bridge: Mutex::new(Some(start_bridge_process(&dir, &config_path))),
-        _others: Mutex::new(vec![idp, saml_idp]),
+        _others: Mutex::new(vec![idp, saml_idp, redis]),
+        synapse_pids: Mutex::new(Vec::new()),
         dir: dir.clone(),
         bridge_url: bridge_url.clone(),
         idp_url: idp_url.clone(),
@@ -238,6 +269,7 @@ fn start_world() -> World {
                 &dir,
                 redirect_bridge_port,
                 &world.idp_url,
+                redis_port,
                 &[&world.eng, &world.hist, &world.phys]
             )
         ),
@@ -250,7 +282,7 @@ fn start_world() -> World {
         "the second bridge",
         &dir.join("bridge.log"),
     ));
-    for hs_dir in &synapse_dirs {
+    for (hs_dir, id) in synapse_dirs.iter().zip(["eng", "hist", "phys"]) {
         let (out, err) = log_file(hs_dir, "stdout.log");
         let mut synapse = Command::new(root().join("tests/peers/synapse/start.sh"));
         synapse
@@ -259,6 +291,11 @@ fn start_world() -> World {
             .stdout(out)
             .stderr(err);
         let child = spawn(synapse).expect("start Synapse");
+        world
+            .synapse_pids
+            .lock()
+            .expect("lock")
+            .push((id, child.id()));
         world._others.lock().expect("lock").push(child);
     }
     runtime.block_on(async {
@@ -280,7 +317,13 @@ fn start_world() -> World {
     world
 }
 
-fn bridge_config(dir: &Path, port: u16, idp_url: &str, homeservers: &[&Homeserver]) -> String {
+fn bridge_config(
+    dir: &Path,
+    port: u16,
+    idp_url: &str,
+    redis_port: u16,
+    homeservers: &[&Homeserver],
+) -> String {
     let mut config = format!(
         r#"public_base_url = "http://127.0.0.1:{port}/"
 listen = "127.0.0.1:{port}"
@@ -292,6 +335,12 @@ encryption_key = "e2e-encryption-key-0123456789abcdef"
 
 [redirects]
 allowed_origins = ["{client}"]
+
+[introspection]
+cache_ttl_seconds = {TOKEN_CACHE_TTL_SECONDS}
+inactive_ttl_seconds = 2
+homeserver_timeout_seconds = 2
+redis_url = "redis://127.0.0.1:{redis_port}/0"
 
 [[upstreams]]
 kind = "oidc"
@@ -316,6 +365,18 @@ sp_certificate_file = "{sp_cert}"
         db = dir.join("bridge.db").display(),
         client = TRUSTED_CLIENT.trim_end_matches("/client/"),
     );
+    for id in SERVICES {
+        let (rate, burst) = if *id == "flooder" {
+            (0.01, 3)
+        } else {
+            (1000.0, 1000)
+        };
+        config.push_str(&format!(
+            "\n[[introspection.clients]]\nid = \"{id}\"\nsecret = \"{secret}\"\n\
+             lookups_per_second = {rate}\nlookup_burst = {burst}\n",
+            secret = service_secret(id),
+        ));
+    }
     for hs in homeservers {
         let (name, upstream, rules) = match hs.id {
             "eng" => (
@@ -425,6 +486,46 @@ impl World {
         assert!(secret.len() >= 8, "too short to search for: {what}");
         let log = std::fs::read_to_string(self.dir.join("bridge.log")).unwrap_or_default();
         assert!(!log.contains(secret), "{what} appears in the bridge's log");
+    }
+
+    /// Freezes a Synapse (SIGSTOP): it accepts connections and never answers.
+    pub fn pause_homeserver(&self, id: &str) {
+        self.signal_homeserver(id, libc::SIGSTOP);
+    }
+
+    pub fn resume_homeserver(&self, id: &str) {
+        self.signal_homeserver(id, libc::SIGCONT);
+    }
+
+    fn signal_homeserver(&self, id: &str, signal: i32) {
+        let pids = self.synapse_pids.lock().expect("lock");
+        let (_, pid) = pids
+            .iter()
+            .find(|(hs, _)| *hs == id)
+            .unwrap_or_else(|| panic!("no Synapse {id}"));
+        // SAFETY: signalling our own child process.
+        let rc = unsafe { libc::kill(*pid as i32, signal) };
+        assert_eq!(rc, 0, "signal {signal} to Synapse {id}");
+    }
+
+    /// A counter or gauge from a bridge instance's `/metrics`, summed over the
+    /// series whose labels include all of `labels` (e.g. `source="redis"`).
+    pub async fn metric(&self, bridge_url: &str, name: &str, labels: &[&str]) -> f64 {
+        let text = reqwest::get(format!("{bridge_url}metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.rsplit_once(' '))
+            .filter(|(series, _)| {
+                (series.starts_with(&format!("{name}{{")) || *series == name)
+                    && labels.iter().all(|l| series.contains(l))
+            })
+            .filter_map(|(_, value)| value.parse::<f64>().ok())
+            .sum()
     }
 
     pub fn homeserver(&self, id: &str) -> &Homeserver {

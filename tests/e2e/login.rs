@@ -1,60 +1,16 @@
-//! End-to-end: the real bridge binary, a real OIDC IdP and two real Synapses on
-//! 127.0.0.1, driven by a cookie-keeping HTTP client through the whole login.
-
-mod support;
+//! The login: the real bridge binary, a real OIDC IdP, a real SAML2 IdP and
+//! real Synapses on 127.0.0.1, driven by a cookie-keeping HTTP client.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
-use support::browser::{Browser, Person, hidden, query_values};
-use support::matrix::{login_with_token, token_and_homeserver, whoami};
-use support::world::{TRUSTED_CLIENT, World, world};
 use url::Url;
 
-fn person(username: &'static str, department: &'static str) -> Person {
-    Person {
-        username,
-        department,
-    }
-}
-
-/// A department that does not exist: driving with it fails if the picker shows up.
-const NO_PICKER: &str = "__the_picker_must_not_show__";
-
-fn start_url(w: &World, idp: Option<&str>, redirect: &str) -> String {
-    let mut url = Url::parse(&w.bridge_url).unwrap();
-    match idp {
-        Some(idp) => url.set_path(&format!("/_matrix/client/v3/login/sso/redirect/{idp}")),
-        None => url.set_path("/_matrix/client/v3/login/sso/redirect"),
-    }
-    url.query_pairs_mut().append_pair("redirectUrl", redirect);
-    url.to_string()
-}
-
-/// Logs in through the bridge and at the department; returns the Matrix user id
-/// and the `homeserver` the client was given.
-async fn full_login(browser: &Browser, who: &Person, idp: Option<&str>) -> (String, String) {
-    let w = world();
-    continue_login(browser, &start_url(w, idp, TRUSTED_CLIENT), who).await
-}
-
-/// Drives the login on from `from` to the client, then logs in at the homeserver
-/// the client was given; returns the Matrix user id and that homeserver.
-async fn continue_login(browser: &Browser, from: &str, who: &Person) -> (String, String) {
-    let w = world();
-    let final_url = browser.drive(from, who, TRUSTED_CLIENT).await.reached();
-    let (token, homeserver) = token_and_homeserver(&final_url);
-    w.assert_not_logged(&token, "the loginToken");
-    let logged_in = login_with_token(&homeserver, &token)
-        .await
-        .unwrap_or_else(|e| panic!("m.login.token at {homeserver} failed: {e:?}"));
-    assert_eq!(
-        whoami(&homeserver, &logged_in.access_token).await,
-        logged_in.user_id
-    );
-    (logged_in.user_id, homeserver)
-}
+use crate::support::browser::{Browser, hidden, query_values};
+use crate::support::login::{NO_PICKER, continue_login, full_login, person, start_url};
+use crate::support::matrix::{login_with_token, token_and_homeserver, whoami};
+use crate::support::world::{TRUSTED_CLIENT, world};
 
 #[tokio::test]
 async fn login_through_the_picker_for_both_departments() {
@@ -864,7 +820,7 @@ async fn browser_script(script: &str, env: &[(&str, &str)]) -> serde_json::Value
     let mut command = tokio::process::Command::new("node");
     command
         .arg(
-            support::world::root()
+            crate::support::world::root()
                 .join("tests/peers/browser")
                 .join(script),
         )
@@ -891,7 +847,7 @@ async fn the_login_fallback_in_chromium_calls_on_login_once_with_response_and_ho
         "fallback.mjs",
         &[
             ("USERNAME", "alice"),
-            ("PASSWORD", support::world::PASSWORD),
+            ("PASSWORD", crate::support::world::PASSWORD),
             ("DEPARTMENT", "eng"),
         ],
     )

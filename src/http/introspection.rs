@@ -1,0 +1,175 @@
+//! Token validation for university services: RFC 7662 introspection, and
+//! forward-auth for reverse proxies (nginx `auth_request`, Traefik, Caddy).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::error::HttpError;
+use crate::config::IntrospectionClient;
+use crate::introspection::{self, IntrospectionError, Verdict};
+use crate::provider::token::client_credentials;
+use crate::services::Services;
+
+/// The header a reverse proxy authenticates itself with on forward-auth
+/// (`Authorization` carries the user's token there).
+pub const FORWARD_AUTH_CLIENT_HEADER: &str = "X-SSO-Bridge-Client";
+/// A homeserver hint, from the proxy's config or the client.
+const HOMESERVER_HINT_HEADER: &str = "X-Matrix-Homeserver";
+
+#[derive(Debug, Deserialize)]
+pub struct IntrospectForm {
+    token: Option<String>,
+    /// Accepted and ignored: only Matrix access tokens are known here.
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+    /// The homeserver's URL, its server name, or the user's Matrix ID.
+    homeserver: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 §2.2, with the Matrix facts a service needs.
+#[derive(Debug, Serialize)]
+struct IntrospectionResponse<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    homeserver: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    department: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_guest: Option<bool>,
+}
+
+/// `POST /_sso_bridge/introspect`
+pub async fn introspect(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    form: web::Form<IntrospectForm>,
+) -> Result<HttpResponse, HttpError> {
+    let form = form.into_inner();
+    let client = authenticate(
+        &services,
+        header_str(&request, header::AUTHORIZATION.as_str()),
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )
+    .map_err(HttpError::from_introspection)?;
+    let token = form.token.unwrap_or_default();
+    let verdict = introspection::introspect(&services, client, &token, form.homeserver.as_deref())
+        .await
+        .map_err(HttpError::from_introspection)?;
+    let body = match &verdict {
+        Verdict::Active(active) => IntrospectionResponse {
+            active: true,
+            sub: Some(&active.holder.user_id),
+            username: Some(active.localpart()),
+            token_type: Some("Bearer"),
+            device_id: active.holder.device_id.as_deref(),
+            homeserver: Some(active.homeserver.as_str()),
+            department: active.department.as_deref(),
+            is_guest: Some(active.holder.is_guest),
+        },
+        Verdict::Inactive => IntrospectionResponse {
+            active: false,
+            sub: None,
+            username: None,
+            token_type: None,
+            device_id: None,
+            homeserver: None,
+            department: None,
+            is_guest: None,
+        },
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForwardAuthQuery {
+    homeserver: Option<String>,
+}
+
+/// `GET /_sso_bridge/forward-auth`: 200 with the user in `X-Matrix-*` headers,
+/// or 401 with a Bearer challenge. Guests are refused.
+pub async fn forward_auth(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    query: web::Query<ForwardAuthQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let proxy = header_str(&request, FORWARD_AUTH_CLIENT_HEADER).ok_or_else(|| {
+        HttpError::from_introspection(IntrospectionError::InvalidClient(format!(
+            "the proxy must send its client credentials in {FORWARD_AUTH_CLIENT_HEADER}"
+        )))
+        .for_forward_auth()
+    })?;
+    let client = authenticate(&services, Some(proxy), None, None)
+        .map_err(|e| HttpError::from_introspection(e).for_forward_auth())?;
+    let token = header_str(&request, header::AUTHORIZATION.as_str())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Ok(unauthorized("invalid_request"));
+    }
+    let hint = query
+        .homeserver
+        .as_deref()
+        .or_else(|| header_str(&request, HOMESERVER_HINT_HEADER));
+    let verdict = introspection::introspect(&services, client, token, hint)
+        .await
+        .map_err(|e| HttpError::from_introspection(e).for_forward_auth())?;
+    match verdict {
+        Verdict::Active(active) if !active.holder.is_guest => {
+            let mut response = HttpResponse::Ok();
+            response
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header(("X-Matrix-User-Id", active.holder.user_id.as_str()))
+                .insert_header(("X-Matrix-Localpart", active.localpart()))
+                .insert_header(("X-Matrix-Homeserver", active.homeserver.as_str()))
+                .insert_header(("Remote-User", active.holder.user_id.as_str()));
+            if let Some(device) = &active.holder.device_id {
+                response.insert_header(("X-Matrix-Device-Id", device.as_str()));
+            }
+            if let Some(department) = &active.department {
+                response.insert_header(("X-Matrix-Department", department.as_str()));
+            }
+            Ok(response.finish())
+        }
+        _ => Ok(unauthorized("invalid_token")),
+    }
+}
+
+fn unauthorized(error: &str) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            format!("Bearer realm=\"sso-bridge\", error=\"{error}\""),
+        ))
+        .finish()
+}
+
+fn authenticate<'a>(
+    services: &'a Services,
+    authorization: Option<&str>,
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+) -> Result<&'a IntrospectionClient, IntrospectionError> {
+    let (id, secret) = client_credentials(authorization, client_id, client_secret)
+        .map_err(|e| IntrospectionError::InvalidClient(e.description()))?;
+    introspection::authenticate(&services.config, &id, &secret)
+}
+
+fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}

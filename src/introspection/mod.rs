@@ -1,0 +1,300 @@
+//! Who holds this Matrix access token? For university services (RFC 7662
+//! introspection and forward-auth). The answer comes from the department's
+//! homeserver (`whoami`), through a cache: in memory, then Redis when several
+//! instances share it. Only homeservers of configured departments are asked.
+
+mod cache;
+mod error;
+mod shared;
+mod target;
+mod whoami;
+
+use url::Url;
+
+pub use error::IntrospectionError;
+pub use whoami::Holder;
+
+use crate::config::{Config, IntrospectionClient};
+use crate::crypto::constant_time_eq;
+use crate::rate_limit::{Rate, RateLimiter, RetryAfter};
+use crate::services::Services;
+use cache::{Entry, LocalCache};
+use shared::SharedCache;
+use target::Target;
+use whoami::Whoami;
+
+/// Longer tokens are not Matrix access tokens: answered inactive without asking.
+const MAX_TOKEN_LENGTH: usize = 4096;
+
+/// What the bridge says of a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Active(ActiveToken),
+    Inactive,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveToken {
+    pub holder: Holder,
+    pub homeserver: Url,
+    pub department: Option<String>,
+}
+
+impl ActiveToken {
+    /// `alice` of `@alice:eng.ac.cdl`.
+    pub fn localpart(&self) -> &str {
+        localpart_of(&self.holder.user_id)
+    }
+}
+
+pub struct Introspector {
+    targets: Vec<Target>,
+    local: LocalCache,
+    shared: Option<SharedCache>,
+    limiter: RateLimiter,
+}
+
+impl Introspector {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let shared =
+            match &config.introspection.redis_url {
+                Some(url) => Some(SharedCache::new(url.expose()).map_err(|e| {
+                    anyhow::anyhow!("`introspection.redis_url` cannot be used: {e}")
+                })?),
+                None => None,
+            };
+        Ok(Self {
+            targets: target::all(config),
+            local: LocalCache::new(config.introspection.cache_max_entries),
+            shared,
+            limiter: RateLimiter::new(config.introspection.clients.len().max(1)),
+        })
+    }
+
+    /// Entries in the in-memory cache (for metrics and benchmarks).
+    pub fn cached_entries(&self) -> u64 {
+        self.local.entry_count()
+    }
+}
+
+/// Checks a calling service's credentials, in constant time.
+pub fn authenticate<'a>(
+    config: &'a Config,
+    client_id: &str,
+    secret: &str,
+) -> Result<&'a IntrospectionClient, IntrospectionError> {
+    let client = config
+        .introspection
+        .client(client_id)
+        .ok_or_else(|| IntrospectionError::InvalidClient("unknown client".into()))?;
+    if !constant_time_eq(secret.as_bytes(), client.secret.expose().as_bytes()) {
+        return Err(IntrospectionError::InvalidClient(
+            "wrong client secret".into(),
+        ));
+    }
+    Ok(client)
+}
+
+/// Who holds `token`? `hint` names the homeserver (URL, server name or user ID).
+pub async fn introspect(
+    services: &Services,
+    client: &IntrospectionClient,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Verdict, IntrospectionError> {
+    let result = verdict(services, client, token, hint).await;
+    let label = match &result {
+        Ok(Verdict::Active(_)) => "active",
+        Ok(Verdict::Inactive) => "inactive",
+        Err(e) => e.reason(),
+    };
+    services.metrics.token_validated(&client.id, label);
+    result
+}
+
+async fn verdict(
+    services: &Services,
+    client: &IntrospectionClient,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<Verdict, IntrospectionError> {
+    if token.is_empty() {
+        return Err(IntrospectionError::InvalidRequest(
+            "token is missing".into(),
+        ));
+    }
+    let introspector = &services.introspector;
+    let targets = target::select(&introspector.targets, hint)?;
+    // Matrix tokens are printable ASCII; anything else cannot be live, and would
+    // not fit in an Authorization header anyway.
+    if token.len() > MAX_TOKEN_LENGTH || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(Verdict::Inactive);
+    }
+    let answers = futures_util::future::join_all(
+        targets
+            .iter()
+            .map(|target| lookup(services, client, target, token)),
+    )
+    .await;
+    let mut failure = None;
+    for (target, answer) in targets.iter().zip(answers) {
+        match answer {
+            Ok(Entry {
+                whoami: Whoami::Active(holder),
+                department,
+                ..
+            }) => {
+                return Ok(Verdict::Active(ActiveToken {
+                    holder,
+                    homeserver: target.base_url.clone(),
+                    department,
+                }));
+            }
+            Ok(_) => {}
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    // A homeserver that could not answer might hold the token: say so, never "inactive".
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(Verdict::Inactive),
+    }
+}
+
+/// One homeserver's verdict: memory, then Redis, then `whoami`.
+async fn lookup(
+    services: &Services,
+    client: &IntrospectionClient,
+    target: &Target,
+    token: &str,
+) -> Result<Entry, IntrospectionError> {
+    let introspector = &services.introspector;
+    let key = cache::key(&target.base_url, token);
+    let now_ms = services.clock.now().timestamp_millis();
+    if let Some(entry) = introspector.local.get(&key, now_ms).await {
+        services.metrics.token_lookup(&client.id, "memory");
+        return Ok(entry);
+    }
+    let (entry, filled) = introspector
+        .local
+        .get_or_fill(
+            key,
+            now_ms,
+            fill(services, client, target, token, key, now_ms),
+        )
+        .await
+        .map_err(|e| (*e).clone())?;
+    if !filled {
+        // Another request for the same token did the work.
+        services.metrics.token_lookup(&client.id, "memory");
+    }
+    Ok(entry)
+}
+
+async fn fill(
+    services: &Services,
+    client: &IntrospectionClient,
+    target: &Target,
+    token: &str,
+    key: cache::Key,
+    now_ms: i64,
+) -> Result<Entry, IntrospectionError> {
+    let introspector = &services.introspector;
+    if let Some(shared) = &introspector.shared {
+        match shared.get(&key, now_ms).await {
+            Ok(Some(entry)) => {
+                services.metrics.token_lookup(&client.id, "redis");
+                return Ok(entry);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared token cache (Redis) is unavailable; asking the homeserver")
+            }
+        }
+    }
+    services.metrics.token_lookup(&client.id, "homeserver");
+    let rate = Rate {
+        per_second: client.lookups_per_second,
+        burst: client.lookup_burst,
+    };
+    introspector
+        .limiter
+        .check(services.clock.as_ref(), &client.id, rate)
+        .map_err(|RetryAfter(seconds)| {
+            tracing::warn!(client = %client.id, "token look-ups rate-limited");
+            IntrospectionError::RateLimited(seconds)
+        })?;
+    let settings = &services.config.introspection;
+    let answer = whoami::whoami(
+        &services.http,
+        &target.base_url,
+        &target.server_name,
+        token,
+        settings.homeserver_timeout,
+    )
+    .await;
+    let outcome = match &answer {
+        Ok(a) if matches!(a.whoami, Whoami::Active(_)) => "active",
+        Ok(_) => "inactive",
+        Err(_) => "error",
+    };
+    let elapsed = answer
+        .as_ref()
+        .map_or(settings.homeserver_timeout, |a| a.elapsed);
+    services
+        .metrics
+        .whoami(&target.server_name, outcome, elapsed.as_secs_f64());
+    let answer = answer.inspect_err(|e| tracing::warn!(error = %e, "token look-up failed"))?;
+    let ttl = match answer.whoami {
+        Whoami::Active(_) => settings.cache_ttl,
+        Whoami::Inactive => settings.inactive_ttl,
+    };
+    // Never keep an answer longer than the homeserver allows.
+    let ttl = answer.max_age.map_or(ttl, |max_age| ttl.min(max_age));
+    let department = match &answer.whoami {
+        Whoami::Active(holder) => department_of(services, target, holder).await?,
+        Whoami::Inactive => None,
+    };
+    let entry = Entry {
+        whoami: answer.whoami,
+        department,
+        expires_at_ms: now_ms + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2),
+    };
+    if let Some(shared) = &introspector.shared
+        && let Err(e) = shared.put(&key, &entry, now_ms).await
+    {
+        tracing::warn!(error = %e, "could not share a token verdict through Redis");
+    }
+    Ok(entry)
+}
+
+/// The department of a token's user: the homeserver's only department, or,
+/// when departments share a homeserver, the one the bridge created the user in.
+async fn department_of(
+    services: &Services,
+    target: &Target,
+    holder: &Holder,
+) -> Result<Option<String>, IntrospectionError> {
+    if let [only] = target.departments.as_slice() {
+        return Ok(Some(only.clone()));
+    }
+    let localpart = localpart_of(&holder.user_id);
+    for department in &target.departments {
+        if services
+            .store
+            .identity_by_localpart(department, localpart)
+            .await
+            .map_err(|e| IntrospectionError::Store(e.to_string()))?
+            .is_some()
+        {
+            return Ok(Some(department.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// `alice` of `@alice:eng.ac.cdl`.
+fn localpart_of(user_id: &str) -> &str {
+    let user_id = user_id.trim_start_matches('@');
+    user_id.split_once(':').map_or(user_id, |(l, _)| l)
+}
