@@ -42,8 +42,9 @@ ensure_debs pkg-config libclang-dev libssl-dev libxml2-dev libxmlsec1-dev libxsl
 ensure_debs xmlsec1
 # Browser tests drive Debian's Chromium (a test tool's own browser download fails here).
 ensure_debs chromium
-# The shared token cache's tests run two bridges against a real Redis.
-ensure_debs redis-server
+# The shared token cache's tests run two bridges against a real Redis, and the
+# forward-auth test puts the README's nginx snippet in front of a service.
+ensure_debs redis-server nginx
 
 # Synapse, pinned, with the oidc extra (authlib), in a venv of its own. The
 # marker holds the installed version; the import check catches a broken venv.
@@ -80,5 +81,10 @@ npm_ci() {
 }
 npm_ci tests/peers/oidc-idp "the test OIDC IdP (oidc-provider)"
 npm_ci tests/peers/browser "the browser-test driver (playwright-core, no browser download)"
+
+# The benchmarks' load generator (scripts/bench.sh passes --bench).
+if [ "${1:-}" = "--bench" ]; then
+    ensure_debs wrk
+fi
 
 say "peers ready"

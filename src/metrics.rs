@@ -3,7 +3,8 @@
 //! (cache hits and misses, homeserver latency).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -17,6 +18,7 @@ pub struct Metrics {
     token_lookups: IntCounterVec,
     token_validations: IntCounterVec,
     whoami_seconds: HistogramVec,
+    token_cache_entries: IntGauge,
 }
 
 impl Default for Metrics {
@@ -95,8 +97,14 @@ impl Metrics {
             &["server_name", "outcome"],
         )
         .unwrap_or_else(|_| unreachable!("valid metric"));
+        let token_cache_entries = IntGauge::new(
+            "token_cache_entries",
+            "Token verdicts held in this instance's memory",
+        )
+        .unwrap_or_else(|_| unreachable!("valid metric"));
         for collector in [
-            Box::new(token_lookups.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(token_cache_entries.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(token_lookups.clone()),
             Box::new(token_validations.clone()),
             Box::new(whoami_seconds.clone()),
             Box::new(metadata_failures.clone()),
@@ -119,6 +127,7 @@ impl Metrics {
             token_lookups,
             token_validations,
             whoami_seconds,
+            token_cache_entries,
         }
     }
 
@@ -163,6 +172,11 @@ impl Metrics {
         self.whoami_seconds
             .with_label_values(&[server_name, outcome])
             .observe(seconds);
+    }
+
+    pub fn set_token_cache_entries(&self, entries: u64) {
+        self.token_cache_entries
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     pub fn render(&self) -> String {

@@ -186,7 +186,9 @@ mod tests {
         assert_eq!(i.cache_ttl.as_secs(), 120);
         assert_eq!(i.inactive_ttl.as_secs(), 10);
         assert!(i.redis_url.is_none());
-        let portal = i.client("portal").map(|c| (c.lookups_per_second, c.lookup_burst));
+        let portal = i
+            .client("portal")
+            .map(|c| (c.lookups_per_second, c.lookup_burst));
         assert_eq!(portal, Some((20.0, 100)));
     }
 

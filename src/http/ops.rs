@@ -24,6 +24,9 @@ pub async fn ready(services: web::Data<Services>) -> HttpResponse {
 }
 
 pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
+    services
+        .metrics
+        .set_token_cache_entries(services.introspector.cached_entries().await);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(services.metrics.render())

@@ -101,7 +101,9 @@ impl LocalCache {
         Ok((entry.into_value().0, filled))
     }
 
-    pub fn entry_count(&self) -> u64 {
+    /// Exact after pending evictions are applied.
+    pub async fn entry_count(&self) -> u64 {
+        self.0.run_pending_tasks().await;
         self.0.entry_count()
     }
 }

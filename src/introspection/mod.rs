@@ -72,8 +72,8 @@ impl Introspector {
     }
 
     /// Entries in the in-memory cache (for metrics and benchmarks).
-    pub fn cached_entries(&self) -> u64 {
-        self.local.entry_count()
+    pub async fn cached_entries(&self) -> u64 {
+        self.local.entry_count().await
     }
 }
 

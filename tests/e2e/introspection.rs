@@ -437,3 +437,123 @@ async fn forward_auth_answers_reverse_proxies() {
     .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+/// The README's nginx snippet (`docs/nginx-forward-auth.conf`), run by a real
+/// nginx in front of a stand-in application that echoes what it was given.
+#[tokio::test]
+async fn the_documented_nginx_snippet_protects_a_service() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let session = logged_in("alice", "eng").await;
+    let snippet =
+        std::fs::read_to_string(crate::support::world::root().join("docs/nginx-forward-auth.conf"))
+            .expect("docs/nginx-forward-auth.conf");
+    let (proxy_port, app_port) = (
+        crate::support::spawn::free_port(),
+        crate::support::spawn::free_port(),
+    );
+    let credentials = basic("proxy");
+    let mut server = snippet.clone();
+    for (documented, here) in [
+        ("listen 443 ssl;", format!("listen 127.0.0.1:{proxy_port};")),
+        ("https://matrix.ac.cdl/", w.bridge_url.clone()),
+        ("Basic Y291cnNlLXBvcnRhbDpzZWNyZXQ=", credentials.clone()),
+        (
+            "http://127.0.0.1:3000",
+            format!("http://127.0.0.1:{app_port}"),
+        ),
+    ] {
+        assert!(
+            server.contains(documented),
+            "the snippet no longer contains {documented:?}"
+        );
+        server = server.replace(documented, &here);
+    }
+    let dir = w.dir.join(format!("nginx-{proxy_port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        r#"daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    {server}
+    server {{
+        listen 127.0.0.1:{app_port};
+        location / {{
+            default_type text/plain;
+            return 200 "user=$http_x_matrix_user_id device=$http_x_matrix_device_id department=$http_x_matrix_department";
+        }}
+    }}
+}}
+"#,
+        dir = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), config).unwrap();
+    let mut nginx = std::process::Command::new("nginx");
+    nginx
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    let mut nginx =
+        crate::support::spawn::spawn(nginx).expect("start nginx (scripts/setup.sh installs it)");
+    let portal = format!("http://127.0.0.1:{proxy_port}/courses");
+    let client = reqwest::Client::new();
+    let mut answer = None;
+    for _ in 0..50 {
+        if let Ok(response) = client
+            .get(&portal)
+            .bearer_auth(&session.access_token)
+            .send()
+            .await
+        {
+            answer = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let answer = answer.expect("nginx did not start; see its error.log");
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.text().await.unwrap(),
+        format!(
+            "user={} device={} department=eng",
+            session.user_id, session.device_id
+        )
+    );
+    // A forged header does not get through; a bad or missing token is 401.
+    let forged = client
+        .get(&portal)
+        .header("X-Matrix-User-Id", "@admin:eng.test")
+        .bearer_auth(random_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let anonymous = client.get(&portal).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let sneaky = client
+        .get(&portal)
+        .header("X-Matrix-User-Id", "@admin:eng.test")
+        .bearer_auth(&session.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        sneaky
+            .text()
+            .await
+            .unwrap()
+            .starts_with(&format!("user={} ", session.user_id))
+    );
+    crate::support::spawn::stop(&mut nginx);
+}

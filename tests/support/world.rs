@@ -488,6 +488,39 @@ impl World {
         assert!(!log.contains(secret), "{what} appears in the bridge's log");
     }
 
+    /// Starts one more bridge instance on the same database and peers, with its
+    /// config passed through `edit` first; returns its URL and process.
+    pub async fn start_extra_bridge(&self, edit: impl FnOnce(String) -> String) -> (String, Child) {
+        let port = free_port();
+        let redis_port = std::fs::read_to_string(&self.config_path)
+            .ok()
+            .and_then(|c| {
+                c.split("redis://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .and_then(|p| p.parse().ok())
+            })
+            .expect("the redis port in the bridge's config");
+        let config = edit(bridge_config(
+            &self.dir,
+            port,
+            &self.idp_url,
+            redis_port,
+            &[&self.eng, &self.hist, &self.phys],
+        ));
+        let path = self.dir.join(format!("bridge-{port}.toml"));
+        std::fs::write(&path, config).expect("write the extra bridge's config");
+        let child = start_bridge_process(&self.dir, &path);
+        let url = format!("http://127.0.0.1:{port}/");
+        wait_ready(
+            &format!("{url}health"),
+            "the extra bridge",
+            &self.dir.join("bridge.log"),
+        )
+        .await;
+        (url, child)
+    }
+
     /// Freezes a Synapse (SIGSTOP): it accepts connections and never answers.
     pub fn pause_homeserver(&self, id: &str) {
         self.signal_homeserver(id, libc::SIGSTOP);
