@@ -31,104 +31,75 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("sso_bridge".into()), None)
             .unwrap_or_else(|_| Registry::new());
-        let started = IntCounter::new("logins_started_total", "Logins started")
-            .unwrap_or_else(|_| unreachable!("valid metric"));
-        let completed = IntCounterVec::new(
-            Opts::new("logins_completed_total", "Logins completed, by department"),
-            &["department"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let failed = IntCounterVec::new(
-            Opts::new("logins_failed_total", "Logins that failed, by reason"),
-            &["reason"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let login_seconds = HistogramVec::new(
-            HistogramOpts::new(
+        let latency = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let metrics = Self {
+            started: valid(IntCounter::new("logins_started_total", "Logins started")),
+            completed: counters(
+                "logins_completed_total",
+                "Logins completed, by department",
+                &["department"],
+            ),
+            failed: counters(
+                "logins_failed_total",
+                "Logins that failed, by reason",
+                &["reason"],
+            ),
+            login_seconds: histograms(
                 "login_duration_seconds",
                 "From start to completion of a login",
-            )
-            .buckets(vec![
-                1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0,
-            ]),
-            &["department"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let request_seconds = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "Request latency by route")
-                .buckets(vec![
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                ]),
-            &["route", "status"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let metadata_failures = IntCounterVec::new(
-            Opts::new(
+                vec![1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0],
+                &["department"],
+            ),
+            request_seconds: histograms(
+                "http_request_duration_seconds",
+                "Request latency by route",
+                latency.clone(),
+                &["route", "status"],
+            ),
+            metadata_failures: counters(
                 "metadata_refresh_failures_total",
                 "Failed refreshes of upstream IdP metadata",
+                &["upstream"],
             ),
-            &["upstream"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let token_lookups = IntCounterVec::new(
-            Opts::new(
+            token_lookups: counters(
                 "token_lookups_total",
                 "Where token verdicts came from, by calling client: memory or redis (cache hits), homeserver (misses)",
+                &["client", "source"],
             ),
-            &["client", "source"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let token_validations = IntCounterVec::new(
-            Opts::new(
+            token_validations: counters(
                 "token_validations_total",
                 "Token validations asked by university services, by client and result",
+                &["client", "result"],
             ),
-            &["client", "result"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let whoami_seconds = HistogramVec::new(
-            HistogramOpts::new(
+            whoami_seconds: histograms(
                 "homeserver_whoami_duration_seconds",
                 "Latency of whoami calls to the departments' homeservers",
-            )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &["server_name", "outcome"],
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        let token_cache_entries = IntGauge::new(
-            "token_cache_entries",
-            "Token verdicts held in this instance's memory",
-        )
-        .unwrap_or_else(|_| unreachable!("valid metric"));
-        for collector in [
-            Box::new(token_cache_entries.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(token_lookups.clone()),
-            Box::new(token_validations.clone()),
-            Box::new(whoami_seconds.clone()),
-            Box::new(metadata_failures.clone()),
-            Box::new(started.clone()),
-            Box::new(completed.clone()),
-            Box::new(failed.clone()),
-            Box::new(login_seconds.clone()),
-            Box::new(request_seconds.clone()),
-        ] {
-            let _ = registry.register(collector);
-        }
-        Self {
+                latency,
+                &["server_name", "outcome"],
+            ),
+            token_cache_entries: valid(IntGauge::new(
+                "token_cache_entries",
+                "Token verdicts held in this instance's memory",
+            )),
             registry,
-            started,
-            completed,
-            failed,
-            login_seconds,
-            request_seconds,
-            metadata_failures,
-            token_lookups,
-            token_validations,
-            whoami_seconds,
-            token_cache_entries,
+        };
+        for collector in [
+            Box::new(metrics.started.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.completed.clone()),
+            Box::new(metrics.failed.clone()),
+            Box::new(metrics.login_seconds.clone()),
+            Box::new(metrics.request_seconds.clone()),
+            Box::new(metrics.metadata_failures.clone()),
+            Box::new(metrics.token_lookups.clone()),
+            Box::new(metrics.token_validations.clone()),
+            Box::new(metrics.whoami_seconds.clone()),
+            Box::new(metrics.token_cache_entries.clone()),
+        ] {
+            let _ = metrics.registry.register(collector);
         }
+        metrics
     }
 
     pub fn login_started(&self) {
@@ -184,4 +155,20 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// The names and labels above are constants: building them cannot fail.
+fn valid<T>(metric: prometheus::Result<T>) -> T {
+    metric.unwrap_or_else(|e| unreachable!("invalid metric definition: {e}"))
+}
+
+fn counters(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    valid(IntCounterVec::new(Opts::new(name, help), labels))
+}
+
+fn histograms(name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
+    valid(HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets),
+        labels,
+    ))
 }

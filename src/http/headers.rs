@@ -10,7 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::i18n::{LANG, Lang};
-use super::pages::SCRIPT_NONCE;
+use super::pages::ScriptNonce;
 use crate::services::Services;
 
 pub async fn security_headers(
@@ -28,19 +28,13 @@ pub async fn security_headers(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    // A fresh nonce per response: the only scripts a page may run carry it.
-    let nonce = request
-        .app_data::<web::Data<Services>>()
-        .map(|s| s.random.token(16))
-        .unwrap_or_default();
     // A browser client's CORS preflight: answered here, whatever the route.
     let mut response = if cors && request.method() == actix_web::http::Method::OPTIONS {
         request
             .into_response(actix_web::HttpResponse::NoContent().finish())
             .map_into_boxed_body()
     } else {
-        SCRIPT_NONCE
-            .scope(nonce.clone(), LANG.scope(lang, next.call(request)))
+        LANG.scope(lang, next.call(request))
             .await?
             .map_into_boxed_body()
     };
@@ -53,6 +47,14 @@ pub async fn security_headers(
         .request()
         .app_data::<web::Data<Services>>()
         .cloned();
+    // The only scripts a page may run carry its nonce (pages::html sets it).
+    let scripts = is_html.then(|| {
+        response
+            .response()
+            .extensions()
+            .get::<ScriptNonce>()
+            .map_or_else(|| "'none'".to_owned(), |n| format!("'nonce-{}'", n.0))
+    });
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -63,7 +65,7 @@ pub async fn security_headers(
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if is_html {
+    if let Some(scripts) = scripts {
         let connect = services
             .as_ref()
             .map(|s| {
@@ -76,7 +78,7 @@ pub async fn security_headers(
             })
             .unwrap_or_default();
         let csp = format!(
-            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' https: data:; \
+            "default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' https: data:; \
              connect-src 'self' {connect}; base-uri 'none'; frame-ancestors 'none'"
         );
         if let Ok(value) = HeaderValue::from_str(&csp) {

@@ -30,7 +30,7 @@ pub struct IntrospectForm {
 }
 
 /// RFC 7662 §2.2, with the Matrix facts a service needs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 struct IntrospectionResponse<'a> {
     active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,16 +78,7 @@ pub async fn introspect(
             department: active.department.as_deref(),
             is_guest: Some(active.holder.is_guest),
         },
-        Verdict::Inactive => IntrospectionResponse {
-            active: false,
-            sub: None,
-            username: None,
-            token_type: None,
-            device_id: None,
-            homeserver: None,
-            department: None,
-            is_guest: None,
-        },
+        Verdict::Inactive => IntrospectionResponse::default(),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

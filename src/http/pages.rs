@@ -61,9 +61,18 @@ pub struct FallbackPage {
     pub device_name: String,
 }
 
-tokio::task_local! {
-    /// This response's CSP nonce, set by the security-headers middleware.
-    pub static SCRIPT_NONCE: String;
+/// A page's CSP script nonce, left in the response for the security-headers
+/// middleware to put in `Content-Security-Policy`.
+#[derive(Clone)]
+pub struct ScriptNonce(pub String);
+
+/// A fresh nonce per page (128 bits from the thread's CSPRNG; nothing to keep).
+fn fresh_nonce() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Renders a page; a template failure is a bug, answered with a plain 500. Our
@@ -71,23 +80,22 @@ tokio::task_local! {
 /// nonce, so no other script can run on a page.
 pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     match page.render() {
-        Ok(body) => HttpResponse::build(status)
-            .content_type(ContentType::html())
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(with_nonce(body)),
+        Ok(body) => {
+            let nonce = fresh_nonce();
+            let body = body.replace("<script src=", &format!("<script nonce=\"{nonce}\" src="));
+            let mut response = HttpResponse::build(status)
+                .content_type(ContentType::html())
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .body(body);
+            response.extensions_mut().insert(ScriptNonce(nonce));
+            response
+        }
         Err(e) => {
             tracing::error!(error = %e, "template rendering failed");
             HttpResponse::InternalServerError()
                 .content_type(ContentType::plaintext())
                 .body("internal error")
         }
-    }
-}
-
-fn with_nonce(body: String) -> String {
-    match SCRIPT_NONCE.try_with(Clone::clone) {
-        Ok(nonce) => body.replace("<script src=", &format!("<script nonce=\"{nonce}\" src=")),
-        Err(_) => body,
     }
 }
 

@@ -212,7 +212,6 @@ async fn fill(
             }
         }
     }
-    services.metrics.token_lookup(&client.id, "homeserver");
     let rate = Rate {
         per_second: client.lookups_per_second,
         burst: client.lookup_burst,
@@ -224,6 +223,7 @@ async fn fill(
             tracing::warn!(client = %client.id, "token look-ups rate-limited");
             IntrospectionError::RateLimited(seconds)
         })?;
+    services.metrics.token_lookup(&client.id, "homeserver");
     let settings = &services.config.introspection;
     let answer = whoami::whoami(
         &services.http,

@@ -367,6 +367,16 @@ async fn a_flood_of_random_tokens_is_rate_limited_per_service() {
     assert_eq!(body["error"], "temporarily_unavailable");
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=100).contains(&retry), "Retry-After {retry}");
+    for _ in 0..20 {
+        let (status, _, _) =
+            introspect(&w.bridge_url, "flooder", &random_token(), Some("phys.test")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(
+        lookups(w, &w.bridge_url, "flooder", "homeserver").await,
+        3.0,
+        "only the burst reached the homeserver"
+    );
     // Answers already known are still given.
     let body = active(&w.bridge_url, "flooder", &tokens[0], Some("phys.test")).await;
     assert_eq!(body["active"], false);
