@@ -76,6 +76,17 @@ async fn run(w: &World) {
         None,
         CONNECTIONS,
     );
+    // SSO_BRIDGE_BENCH_PERF=1: a flat `perf` profile of the bridge during forward-auth.
+    let perf = std::env::var_os("SSO_BRIDGE_BENCH_PERF").map(|_| {
+        let data = dir.join("perf.data");
+        eprintln!("bench: perf record → {}", data.display());
+        Command::new("perf")
+            .args(["record", "-F", "2000", "-o"])
+            .arg(&data)
+            .args(["-p", &pid.to_string()])
+            .spawn()
+            .expect("perf")
+    });
     let forward_auth = wrk(
         &format!("{bridge}_sso_bridge/forward-auth?homeserver=eng.test"),
         &[
@@ -85,6 +96,11 @@ async fn run(w: &World) {
         None,
         CONNECTIONS,
     );
+    if let Some(mut perf) = perf {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+        let _ = perf.wait();
+    }
     let introspect_script = post_script(
         &dir,
         "introspect.lua",

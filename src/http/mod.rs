@@ -72,6 +72,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             HttpError::page(StatusCode::BAD_REQUEST, "This address is not valid", format!("The address is missing something or has a wrong value ({e}). Start again from your Matrix app.")).into()
         }
     }))
+    // Token validation for university services: the hottest paths, so first
+    // (routes are tried in order; these match without a regex).
+    .service(web::resource("/_sso_bridge/introspect").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(introspection::introspect)))
+    .route("/_sso_bridge/forward-auth", web::get().to(introspection::forward_auth))
     // Matrix front door.
     .route("/_matrix/client/versions", web::get().to(matrix::versions))
     .route("/.well-known/matrix/client", web::get().to(matrix::well_known))
@@ -100,9 +104,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/_sso_bridge/op/authorize", web::get().to(provider::authorize))
     .service(web::resource("/_sso_bridge/op/token").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(provider::token)))
     .route("/_sso_bridge/op/userinfo", web::route().to(provider::userinfo))
-    // Token validation for university services.
-    .service(web::resource("/_sso_bridge/introspect").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(introspection::introspect)))
-    .route("/_sso_bridge/forward-auth", web::get().to(introspection::forward_auth))
     // Static files, demo, operations.
     .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
     .route("/_sso_bridge/demo", web::get().to(demo::demo))
