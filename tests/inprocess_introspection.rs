@@ -82,6 +82,15 @@ fn closed_url() -> String {
 }
 
 async fn services(clock: Arc<MockClock>, eng_url: &str, hist_url: &str) -> Arc<Services> {
+    services_with(clock, eng_url, hist_url, "").await
+}
+
+async fn services_with(
+    clock: Arc<MockClock>,
+    eng_url: &str,
+    hist_url: &str,
+    introspection: &str,
+) -> Arc<Services> {
     let config = Config::parse(&format!(
         r#"
 public_base_url = "http://127.0.0.1:8008/"
@@ -91,6 +100,7 @@ encryption_key = "inprocess-encryption-key-0123456789"
 [introspection]
 cache_ttl_seconds = 60
 inactive_ttl_seconds = 5
+{introspection}
 [[introspection.clients]]
 id = "portal"
 secret = "portal-secret-0123456789"
@@ -277,4 +287,27 @@ async fn an_unknown_hint_reaches_no_server_and_an_empty_token_is_refused() {
         ask(&services, "", None).await,
         Err(IntrospectionError::InvalidRequest(_))
     ));
+}
+
+#[tokio::test]
+async fn when_redis_is_away_the_homeserver_answers() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let hs = homeserver().await;
+    let redis = closed_url().replace("http://", "redis://");
+    let services = services_with(
+        clock.clone(),
+        &hs.url,
+        &closed_url(),
+        &format!("redis_url = \"{redis}0\""),
+    )
+    .await;
+    assert!(user(&ask(&services, "syt_alice", Some("eng.test")).await).is_some());
+    assert!(user(&ask(&services, "syt_alice", Some("eng.test")).await).is_some());
+    assert_eq!(hs.calls.load(Ordering::SeqCst), 1, "memory still caches");
+    let metrics = services.metrics.render();
+    assert!(
+        metrics
+            .contains("sso_bridge_token_lookups_total{client=\"portal\",source=\"homeserver\"} 1"),
+        "{metrics}"
+    );
 }
