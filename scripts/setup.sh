@@ -45,6 +45,8 @@ ensure_debs chromium
 # The shared token cache's tests run two bridges against a real Redis, and the
 # forward-auth test puts the README's nginx snippet in front of a service.
 ensure_debs redis-server nginx
+# The suite runs a second time on PostgreSQL (the tests start their own cluster).
+ensure_debs postgresql
 
 # Synapse, pinned, with the oidc extra (authlib), in a venv of its own. The
 # marker holds the installed version; the import check catches a broken venv.

@@ -2,6 +2,9 @@
 //! The real router runs on an in-memory database; no peer is needed because
 //! these paths never reach an upstream.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 
 use actix_http::Request;
@@ -44,7 +47,7 @@ homeserver = { base_url = "http://127.0.0.1:8101/", server_name = "eng.test" }
 "#;
 
 async fn services(clock: Arc<MockClock>) -> Arc<Services> {
-    let config = Config::parse(CONFIG).expect("config");
+    let config = Config::parse(&support::database::in_config(CONFIG)).expect("config");
     Services::start(config, clock, Random::seeded(42))
         .await
         .expect("services")
@@ -262,9 +265,10 @@ async fn remember_token(services: &Services, token: &str, homeserver: &str) {
 #[actix_web::test]
 async fn token_login_in_redirect_mode_answers_307_to_the_department() {
     let clock = Arc::new(MockClock::at_unix(1_800_000_000));
-    let config =
-        Config::parse(&CONFIG.replace("database_url", "token_login = \"redirect\"\ndatabase_url"))
-            .unwrap();
+    let config = Config::parse(&support::database::in_config(
+        &CONFIG.replace("database_url", "token_login = \"redirect\"\ndatabase_url"),
+    ))
+    .unwrap();
     let services = Services::start(config, clock.clone(), Random::seeded(7))
         .await
         .unwrap();

@@ -2,6 +2,9 @@
 //! (its answers, headers and failures are set per test). The real Synapse,
 //! Redis and nginx runs are in `tests/e2e/introspection.rs`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -91,7 +94,7 @@ async fn services_with(
     hist_url: &str,
     introspection: &str,
 ) -> Arc<Services> {
-    let config = Config::parse(&format!(
+    let config = Config::parse(&support::database::in_config(&format!(
         r#"
 public_base_url = "http://127.0.0.1:8008/"
 database_url = "sqlite::memory:"
@@ -125,7 +128,7 @@ upstream = "university"
 membership = {{ claim = "department", any_of = ["hist"] }}
 homeserver = {{ base_url = "{hist_url}", server_name = "hist.test" }}
 "#
-    ))
+    )))
     .expect("config");
     Services::start(config, clock, Random::seeded(7))
         .await

@@ -3,6 +3,9 @@
 //! if its check is removed and another one happens to catch the response).
 //! Responses are built and signed here with xmlsec, like an IdP would.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -71,7 +74,7 @@ async fn services() -> Arc<Services> {
 }
 
 async fn services_with(config_text: &str) -> Arc<Services> {
-    let config = Config::parse(config_text).expect("config");
+    let config = Config::parse(&support::database::in_config(config_text)).expect("config");
     Services::start(config, Arc::new(SystemClock), Random::from_os())
         .await
         .expect("services")
@@ -79,7 +82,10 @@ async fn services_with(config_text: &str) -> Arc<Services> {
 
 #[actix_web::test]
 async fn an_idp_without_a_signing_certificate_stops_the_start() {
-    let config = Config::parse(&config("idp-metadata-unsigned.xml")).expect("config");
+    let config = Config::parse(&support::database::in_config(&config(
+        "idp-metadata-unsigned.xml",
+    )))
+    .expect("config");
     let error = Services::start(config, Arc::new(SystemClock), Random::from_os())
         .await
         .err()

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod database;
 pub mod login;
 pub mod matrix;
 pub mod spawn;

@@ -327,7 +327,7 @@ fn bridge_config(
     let mut config = format!(
         r#"public_base_url = "http://127.0.0.1:{port}/"
 listen = "127.0.0.1:{port}"
-database_url = "sqlite:{db}"
+database_url = "{db}"
 demo = true
 
 [secrets]
@@ -362,7 +362,7 @@ sp_certificate_file = "{sp_cert}"
         saml_metadata = dir.join("saml-idp/idp-metadata.xml").display(),
         sp_key = root().join("tests/fixtures/saml/sp.key").display(),
         sp_cert = root().join("tests/fixtures/saml/sp.crt").display(),
-        db = dir.join("bridge.db").display(),
+        db = database_url(dir),
         client = TRUSTED_CLIENT.trim_end_matches("/client/"),
     );
     for id in SERVICES {
@@ -416,6 +416,13 @@ server_name = "{server_name}"
         ));
     }
     config
+}
+
+/// One database for all the bridge instances of this run (they share it).
+fn database_url(dir: &Path) -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| super::database::url(&format!("sqlite:{}", dir.join("bridge.db").display())))
+        .clone()
 }
 
 fn start_bridge_process(dir: &Path, config: &Path) -> Child {

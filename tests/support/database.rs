@@ -1,0 +1,160 @@
+//! The database the tests run on: SQLite by default; with
+//! `SSO_BRIDGE_TEST_DB=postgres`, a real PostgreSQL cluster (Debian's
+//! `postgresql` package) that this test process starts once, in `target/`, and
+//! a fresh database in it for each caller.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn postgres() -> bool {
+    std::env::var("SSO_BRIDGE_TEST_DB").is_ok_and(|v| v == "postgres")
+}
+
+/// A database URL for one test or one set of peers: `sqlite_url` unless the run
+/// is on PostgreSQL, then a new empty database.
+pub fn url(sqlite_url: &str) -> String {
+    if !postgres() {
+        return sqlite_url.to_owned();
+    }
+    let cluster = cluster();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    psql(cluster.port, &format!("CREATE DATABASE {name}"));
+    format!("postgres://postgres@127.0.0.1:{}/{name}", cluster.port)
+}
+
+struct Cluster {
+    port: u16,
+    _server: Child,
+}
+
+fn bin(name: &str) -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .last()
+        .map(|v| v.join("bin").join(name))
+        .unwrap_or_else(|| panic!("PostgreSQL is not installed: run scripts/setup.sh"))
+}
+
+/// PostgreSQL refuses to run as root: run its programs as `postgres` then.
+fn as_postgres(program: PathBuf) -> Command {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // Clusters of finished test processes are left behind: remove them.
+        if let Ok(entries) = std::fs::read_dir(root.join("target/postgres")) {
+            for entry in entries.flatten() {
+                let pid = entry.file_name().to_string_lossy().into_owned();
+                if !Path::new("/proc").join(&pid).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = root.join(format!("target/postgres/{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("postgres dir");
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let status = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown the PostgreSQL dir");
+        }
+        let status = as_postgres(bin("initdb"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("run initdb");
+        assert!(status.success(), "initdb failed");
+        let port = super::spawn::free_port();
+        let log = std::fs::File::create(dir.join("server.log")).expect("log");
+        let mut server = as_postgres(bin("postgres"));
+        server
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(&dir)
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "max_connections=300"])
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log));
+        let server = super::spawn::spawn(server).expect("start PostgreSQL");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start; see {}",
+                dir.join("server.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Accepting connections is not yet ready to serve: wait for a query to pass.
+        while !try_psql(port, "SELECT 1") {
+            assert!(Instant::now() < deadline, "PostgreSQL did not become ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("tests: PostgreSQL on 127.0.0.1:{port} ({})", dir.display());
+        Cluster {
+            port,
+            _server: server,
+        }
+    })
+}
+
+fn try_psql(port: u16, sql: &str) -> bool {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-q",
+            "-c",
+            sql,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn psql(port: u16, sql: &str) {
+    assert!(try_psql(port, sql), "psql: {sql} failed");
+}
+
+/// A config text with its `sqlite::memory:` database replaced by this run's choice.
+pub fn in_config(config: &str) -> String {
+    if postgres() {
+        config.replace("sqlite::memory:", &url("sqlite::memory:"))
+    } else {
+        config.to_owned()
+    }
+}
