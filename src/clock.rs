@@ -42,3 +42,11 @@ impl Clock for MockClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// Unix seconds as an RFC 3339 UTC time, for messages people read.
+pub fn rfc3339(unix: i64) -> String {
+    Utc.timestamp_opt(unix, 0)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| unix.to_string())
+}

@@ -4,6 +4,7 @@
 //! Calls go one way: `http` → `flow` → {`upstream`, `provider`, `identity`} → `store`.
 
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod flow;

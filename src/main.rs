@@ -51,12 +51,36 @@ enum Command {
         /// The upstream id, as in the config file.
         upstream: String,
     },
+    /// The OpenID Provider's signing keys: list them, or rotate to a new one.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the Synapse configuration a department's homeserver needs.
     HomeserverConfig {
         #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
         config: PathBuf,
         /// The department id, as in the config file.
         department: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Every key with what it does now: next, signing, retiring.
+    List {
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Add a new key: published at once, signing after `--activate-after`
+    /// seconds; the old key stays published until its id_tokens have expired.
+    Rotate {
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// Seconds between publishing the new key and signing with it, so that
+        /// homeservers that cache the JWKS have seen it first.
+        #[arg(long, default_value_t = 300)]
+        activate_after: u32,
     },
 }
 
@@ -152,6 +176,29 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Keys { command } => {
+            let (config, activate_after) = match &command {
+                KeysCommand::List { config } => (config, None),
+                KeysCommand::Rotate {
+                    config,
+                    activate_after,
+                } => (config, Some(i64::from(*activate_after))),
+            };
+            let config = match load(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(async move {
+                let out = match activate_after {
+                    None => sso_bridge::commands::keys::list(&config, &SystemClock).await?,
+                    Some(after) => {
+                        sso_bridge::commands::keys::rotate(&config, &SystemClock, after).await?
+                    }
+                };
+                print!("{out}");
+                Ok(())
+            })
+        }
         Command::Migrate { config } => {
             let config = match load(&config) {
                 Ok(c) => c,
@@ -220,6 +267,16 @@ async fn purge_expired(services: Arc<Services>) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
             Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+        }
+        let retain = services.keys.retain_seconds();
+        match services
+            .store
+            .purge_retired_signing_keys(services.now(), retain)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "deleted signing keys past their retention"),
+            Err(e) => tracing::warn!(error = %e, "deleting retired signing keys failed"),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::crypto::{Sealer, derive_key};
 use crate::introspection::Introspector;
 use crate::metrics::Metrics;
-use crate::provider::SigningKeys;
+use crate::provider::{KeyRing, SigningKeys};
 use crate::random::Random;
 use crate::store::Store;
 use crate::upstream::Upstreams;
@@ -38,11 +38,15 @@ impl Services {
     ) -> anyhow::Result<Arc<Self>> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let sealer = Sealer::new(derive_key(
-            config.encryption_key.expose().as_bytes(),
-            "sso-bridge data at rest v1",
-        ));
-        let keys = SigningKeys::load_or_create(&store, &sealer, &random, clock.as_ref()).await?;
+        let sealer = data_at_rest_sealer(&config);
+        let keys = SigningKeys::load_or_create(
+            &store,
+            &sealer,
+            &random,
+            clock.unix(),
+            config.lifetimes.access_token,
+        )
+        .await?;
         let http = crate::upstream::back_channel_client();
         let upstreams = Upstreams::load(&config, http.clone()).await?;
         let introspector = Introspector::new(&config)?;
@@ -63,4 +67,17 @@ impl Services {
     pub fn now(&self) -> i64 {
         self.clock.unix()
     }
+
+    /// The OpenID Provider's keys as the database says now (re-read every few seconds).
+    pub async fn signing_keys(&self) -> Arc<KeyRing> {
+        self.keys.ring(&self.store, &self.sealer, self.now()).await
+    }
+}
+
+/// Seals data at rest (the signing keys) with a key derived from `secrets.encryption_key`.
+pub fn data_at_rest_sealer(config: &Config) -> Sealer {
+    Sealer::new(derive_key(
+        config.encryption_key.expose().as_bytes(),
+        "sso-bridge data at rest v1",
+    ))
 }

@@ -19,7 +19,7 @@ pub async fn discovery(services: web::Data<Services>) -> HttpResponse {
 }
 
 pub async fn jwks(services: web::Data<Services>) -> HttpResponse {
-    HttpResponse::Ok().json(services.keys.jwks())
+    HttpResponse::Ok().json(services.signing_keys().await.jwks(services.now()))
 }
 
 pub async fn authorize(

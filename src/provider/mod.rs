@@ -7,7 +7,7 @@ mod keys;
 pub mod token;
 pub mod userinfo;
 
-pub use keys::SigningKeys;
+pub use keys::{KeyRing, KeyState, SigningKeys};
 
 use crate::store::StoreError;
 

@@ -171,7 +171,7 @@ pub async fn exchange(
         claims["nonce"] = nonce.clone().into();
     }
     Ok(TokenResponse {
-        id_token: services.keys.sign(&claims)?,
+        id_token: services.signing_keys().await.sign(&claims, now)?,
         access_token,
         token_type: "Bearer",
         expires_in: lifetime,

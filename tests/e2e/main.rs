@@ -5,4 +5,5 @@
 mod support;
 
 mod introspection;
+mod keys;
 mod login;

@@ -1,0 +1,4 @@
+//! Operator commands that work on the database without serving (the `serve`
+//! command lives in `http`).
+
+pub mod keys;
