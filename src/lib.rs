@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod provider;
 pub mod random;
 pub mod rate_limit;
+pub mod request_context;
 pub mod services;
 pub mod store;
 pub mod upstream;

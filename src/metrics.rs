@@ -3,13 +3,12 @@
 //! (cache hits and misses, homeserver latency).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
     registry: Registry,
-    started: IntCounter,
+    started: IntCounterVec,
     completed: IntCounterVec,
     failed: IntCounterVec,
     login_seconds: HistogramVec,
@@ -19,6 +18,7 @@ pub struct Metrics {
     token_validations: IntCounterVec,
     whoami_seconds: HistogramVec,
     token_cache_entries: IntGauge,
+    rate_limited: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -35,7 +35,11 @@ impl Metrics {
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
         ];
         let metrics = Self {
-            started: valid(IntCounter::new("logins_started_total", "Logins started")),
+            started: counters(
+                "logins_started_total",
+                "Logins started, by department (\"undecided\" until the picker)",
+                &["department"],
+            ),
             completed: counters(
                 "logins_completed_total",
                 "Logins completed, by department",
@@ -43,8 +47,8 @@ impl Metrics {
             ),
             failed: counters(
                 "logins_failed_total",
-                "Logins that failed, by reason",
-                &["reason"],
+                "Logins that failed, by reason and department (\"none\" before one was chosen)",
+                &["reason", "department"],
             ),
             login_seconds: histograms(
                 "login_duration_seconds",
@@ -62,6 +66,11 @@ impl Metrics {
                 "metadata_refresh_failures_total",
                 "Failed refreshes of upstream IdP metadata",
                 &["upstream"],
+            ),
+            rate_limited: counters(
+                "rate_limited_total",
+                "Requests refused because their client address was over a limit",
+                &["limit"],
             ),
             token_lookups: counters(
                 "token_lookups_total",
@@ -96,14 +105,22 @@ impl Metrics {
             Box::new(metrics.token_validations.clone()),
             Box::new(metrics.whoami_seconds.clone()),
             Box::new(metrics.token_cache_entries.clone()),
+            Box::new(metrics.rate_limited.clone()),
         ] {
             let _ = metrics.registry.register(collector);
         }
         metrics
     }
 
-    pub fn login_started(&self) {
-        self.started.inc();
+    /// `None`: the department is not chosen yet (the picker comes next).
+    pub fn rate_limited(&self, limit: &str) {
+        self.rate_limited.with_label_values(&[limit]).inc();
+    }
+
+    pub fn login_started(&self, department: Option<&str>) {
+        self.started
+            .with_label_values(&[department.unwrap_or("undecided")])
+            .inc();
     }
 
     pub fn login_completed(&self, department: &str, seconds: i64) {
@@ -113,8 +130,9 @@ impl Metrics {
             .observe(seconds.max(0) as f64);
     }
 
-    pub fn login_failed(&self, reason: &str) {
-        self.failed.with_label_values(&[reason]).inc();
+    /// `department` is "none" when the failure came before one was chosen.
+    pub fn login_failed(&self, reason: &str, department: &str) {
+        self.failed.with_label_values(&[reason, department]).inc();
     }
 
     pub fn request(&self, route: &str, status: u16, seconds: f64) {

@@ -72,6 +72,23 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Whether `key`'s bucket is empty now, without taking from it: lets a
+    /// caller refuse early what would only be counted if it failed.
+    pub fn exhausted(&self, clock: &dyn Clock, key: &str, rate: Rate) -> Option<RetryAfter> {
+        let now = clock.now().timestamp_millis();
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = refill(
+            *buckets.get(key)?,
+            now,
+            rate.per_second,
+            f64::from(rate.burst.max(1)),
+        );
+        (bucket.tokens < 1.0)
+            .then(|| RetryAfter(((1.0 - bucket.tokens) / rate.per_second).ceil().max(1.0) as u64))
+    }
+}
+
 fn refill(bucket: Bucket, now_ms: i64, per_second: f64, burst: f64) -> Bucket {
     let elapsed = (now_ms - bucket.updated_ms).max(0) as f64 / 1000.0;
     Bucket {
@@ -119,8 +136,13 @@ mod tests {
             per_second: 0.1,
             burst: 1,
         };
+        assert_eq!(limiter.exhausted(&clock, "svc", rate), None);
         assert_eq!(limiter.check(&clock, "svc", rate), Ok(()));
+        assert_eq!(limiter.exhausted(&clock, "svc", rate), Some(RetryAfter(10)));
         assert_eq!(limiter.check(&clock, "svc", rate), Err(RetryAfter(10)));
+        clock.advance(10);
+        assert_eq!(limiter.exhausted(&clock, "svc", rate), None);
+        assert_eq!(limiter.exhausted(&clock, "unknown", rate), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::introspection::Introspector;
 use crate::metrics::Metrics;
 use crate::provider::{KeyRing, SigningKeys};
 use crate::random::Random;
+use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 use crate::upstream::Upstreams;
 
@@ -27,6 +28,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// Token validation for university services, with its cache.
     pub introspector: Introspector,
+    /// Per-client-address limits (`[rate_limits]`), keyed "limit address".
+    pub address_limits: RateLimiter,
 }
 
 impl Services {
@@ -50,6 +53,7 @@ impl Services {
         let http = crate::upstream::back_channel_client();
         let upstreams = Upstreams::load(&config, http.clone()).await?;
         let introspector = Introspector::new(&config)?;
+        let config_max_tracked = config.rate_limits.max_tracked_addresses;
         Ok(Arc::new(Self {
             config,
             store,
@@ -61,6 +65,7 @@ impl Services {
             sealer,
             http,
             introspector,
+            address_limits: RateLimiter::new(config_max_tracked),
         }))
     }
 

@@ -180,13 +180,15 @@ where
 }
 
 fn failures(services: &Services, reason: &str) -> u64 {
-    let needle = format!("sso_bridge_logins_failed_total{{reason=\"{reason}\"}} ");
+    // Summed over departments: a failure before the flow is found has none.
+    let label = format!("reason=\"{reason}\"");
     services
         .metrics
         .render()
         .lines()
-        .find_map(|l| l.strip_prefix(&needle).map(|n| n.trim().parse().unwrap()))
-        .unwrap_or(0)
+        .filter(|l| l.starts_with("sso_bridge_logins_failed_total{") && l.contains(&label))
+        .filter_map(|l| l.rsplit_once(' ').map(|(_, n)| n.trim().parse::<u64>().unwrap()))
+        .sum()
 }
 
 /// What goes into a response; each test changes one thing.

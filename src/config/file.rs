@@ -30,6 +30,8 @@ pub struct ConfigFile {
     pub departments: Vec<DepartmentFile>,
     #[serde(default)]
     pub introspection: super::introspection::IntrospectionFile,
+    #[serde(default)]
+    pub rate_limits: super::rate_limits::RateLimitsFile,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]

@@ -3,6 +3,7 @@
 
 mod file;
 mod introspection;
+mod rate_limits;
 mod secret;
 mod validate;
 
@@ -14,6 +15,7 @@ use url::Url;
 use crate::identity::{ClaimTemplate, MembershipRule};
 pub use file::TokenLoginMode;
 pub use introspection::{Introspection, IntrospectionClient};
+pub use rate_limits::{IpNet, RateLimits, canonical_ip};
 pub use secret::{Secret, SecretSource};
 
 /// A small valid config for unit tests.
@@ -55,6 +57,7 @@ pub struct Config {
     pub upstreams: Vec<Upstream>,
     pub departments: Vec<Department>,
     pub introspection: Introspection,
+    pub rate_limits: RateLimits,
 }
 
 /// How the departments' homeservers name the bridge in their `oidc_providers`.

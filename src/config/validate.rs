@@ -12,7 +12,7 @@ use super::{
 use crate::identity::{ClaimTemplate, MembershipRule};
 
 #[derive(Default)]
-pub(super) struct Problems(Vec<ConfigProblem>);
+pub(super) struct Problems(pub(super) Vec<ConfigProblem>);
 
 impl Problems {
     pub(super) fn add(
@@ -256,12 +256,14 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
     }
 
     let introspection = super::introspection::validate(&mut p, file.introspection);
+    let rate_limits = super::rate_limits::validate(&mut p, file.rate_limits);
 
     if !p.0.is_empty() {
         return Err(ConfigError(p.0));
     }
     Ok(Config {
         introspection,
+        rate_limits,
         public_base_url,
         listen,
         database_url: file.database_url,

@@ -48,7 +48,7 @@ pub async fn authorize(
         .store
         .set_pending_authorize(&flow_id, &sealed)
         .await?;
-    services.metrics.login_started();
+    services.metrics.login_started(Some(&department.id));
     tracing::info!(flow = %flow_id, department = %department.id, "login started at the department's homeserver");
     Ok(Next::Redirect(
         upstream::begin(services, browser, &flow_id, department, None).await?,

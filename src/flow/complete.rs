@@ -32,6 +32,7 @@ pub async fn complete(
         .as_deref()
         .and_then(|d| services.config.department(d))
         .ok_or(FlowError::OutOfOrder)?;
+    crate::request_context::note_department(&department.id);
     let redirect = ClientRedirect::parse(flow.redirect_url.as_deref().unwrap_or_default())?;
     if !services
         .store

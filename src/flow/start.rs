@@ -112,6 +112,6 @@ pub(super) async fn new_client_flow(
             expires_at: now + services.config.lifetimes.flow,
         })
         .await?;
-    services.metrics.login_started();
+    services.metrics.login_started(None);
     Ok(flow_id)
 }

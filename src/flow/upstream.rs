@@ -10,6 +10,7 @@ use crate::config::Department;
 use crate::crypto::hash_secret;
 use crate::identity::{UpstreamIdentity, resolve_identity};
 use crate::provider::authorize::AuthorizeRequest;
+use crate::request_context::note_department;
 use crate::services::Services;
 use crate::store::FlowRow;
 use crate::upstream::oidc::UpstreamRequestSecrets;
@@ -25,6 +26,7 @@ pub(super) async fn begin(
     department: &Department,
     login_hint: Option<&str>,
 ) -> Result<Url, FlowError> {
+    note_department(&department.id);
     let upstream = services
         .upstreams
         .get(&department.upstream)
@@ -233,6 +235,9 @@ async fn returning_flow<'b>(
         .flow_by_upstream_state(&hash_secret(correlation), services.now())
         .await?
         .ok_or(FlowError::Expired)?;
+    if let Some(department) = &flow.department {
+        note_department(department);
+    }
     let browser = browser.ok_or(FlowError::NoBrowserSession)?;
     if flow.browser_hash != browser.hash() {
         return Err(FlowError::WrongBrowser);

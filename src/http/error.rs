@@ -79,7 +79,10 @@ impl HttpError {
     /// A login failure: logged with its precise reason, counted, and shown in plain words.
     pub fn from_flow(services: &Services, error: FlowError) -> Self {
         let reason = error.reason();
-        services.metrics.login_failed(reason);
+        let department = crate::request_context::department();
+        services
+            .metrics
+            .login_failed(reason, department.as_deref().unwrap_or("none"));
         match &error {
             FlowError::Store(_) | FlowError::Provider(ProviderError::Store(_)) => {
                 tracing::error!(reason, error = %error, "login failed")
@@ -264,7 +267,8 @@ impl HttpError {
             IntrospectionError::InvalidRequest(_) | IntrospectionError::UnknownHomeserver(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_request", None)
             }
-            IntrospectionError::RateLimited(seconds) => (
+            IntrospectionError::RateLimited(seconds)
+            | IntrospectionError::AddressRateLimited(seconds) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "temporarily_unavailable",
                 Some(*seconds),

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::address_limit;
 use super::error::HttpError;
 use crate::config::IntrospectionClient;
 use crate::introspection::{self, IntrospectionError, Verdict};
@@ -58,6 +59,7 @@ pub async fn introspect(
     let form = form.into_inner();
     let client = authenticate(
         &services,
+        &request,
         header_str(&request, header::AUTHORIZATION.as_str()),
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
@@ -103,7 +105,7 @@ pub async fn forward_auth(
         )))
         .for_forward_auth()
     })?;
-    let client = authenticate(&services, Some(proxy), None, None)
+    let client = authenticate(&services, &request, Some(proxy), None, None)
         .map_err(|e| HttpError::from_introspection(e).for_forward_auth())?;
     let token = header_str(&request, header::AUTHORIZATION.as_str())
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -150,15 +152,42 @@ fn unauthorized(error: &str) -> HttpResponse {
         .finish()
 }
 
+/// Failed client authentications count against the caller's address; past
+/// `[rate_limits] introspection_failures` the address is refused before its
+/// credentials are even looked at, so secrets cannot be guessed at speed.
 fn authenticate<'a>(
     services: &'a Services,
+    request: &HttpRequest,
     authorization: Option<&str>,
     client_id: Option<&str>,
     client_secret: Option<&str>,
 ) -> Result<&'a IntrospectionClient, IntrospectionError> {
-    let (id, secret) = client_credentials(authorization, client_id, client_secret)
-        .map_err(|e| IntrospectionError::InvalidClient(e.description()))?;
-    introspection::authenticate(&services.config, &id, &secret)
+    let limit = services
+        .config
+        .rate_limits
+        .introspection_failures
+        .zip(address_limit::address_key(services, request))
+        .map(|(rate, address)| (rate, format!("introspection_failures {address}")));
+    if let Some((rate, key)) = &limit
+        && let Some(retry) = services
+            .address_limits
+            .exhausted(services.clock.as_ref(), key, *rate)
+    {
+        services.metrics.rate_limited("introspection_failures");
+        return Err(IntrospectionError::AddressRateLimited(retry.0));
+    }
+    let result = client_credentials(authorization, client_id, client_secret)
+        .map_err(|e| IntrospectionError::InvalidClient(e.description()))
+        .and_then(|(id, secret)| introspection::authenticate(&services.config, &id, &secret));
+    if result.is_err()
+        && let Some((rate, key)) = &limit
+    {
+        // Counted only now: the bucket empties on failures alone.
+        let _ = services
+            .address_limits
+            .check(services.clock.as_ref(), key, *rate);
+    }
+    result
 }
 
 fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {

@@ -1,8 +1,11 @@
 //! The HTTP edge: routes, security headers, and the server. Handlers are short:
 //! they extract, call into `flow` or `provider`, and respond.
 
+mod address_limit;
 mod assets;
+mod client_address;
 mod complete;
+mod context;
 mod cookies;
 mod demo;
 pub mod error;
@@ -83,18 +86,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/_matrix/client/{version:r0|v3}/login")
             .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
             .route(web::get().to(matrix::login_flows))
-            .route(web::post().to(token_login::login)),
+            .route(web::post().to(token_login::login).wrap(from_fn(address_limit::matrix_login))),
     )
-    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect", web::get().to(matrix::sso_redirect_picker))
-    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect/{idp}", web::get().to(matrix::sso_redirect_with_idp))
+    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect", web::get().to(matrix::sso_redirect_picker).wrap(from_fn(address_limit::login)))
+    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect/{idp}", web::get().to(matrix::sso_redirect_with_idp).wrap(from_fn(address_limit::login)))
     // The login flow's own pages.
     .route("/_sso_bridge/pick", web::get().to(picker::show))
-    .service(web::resource("/_sso_bridge/pick").app_data(form_error(MAX_FORM_BYTES, true)).route(web::post().to(picker::choose)))
-    .route("/_sso_bridge/upstream/oidc/{upstream}/callback", web::get().to(upstream::oidc_callback))
+    .service(web::resource("/_sso_bridge/pick").app_data(form_error(MAX_FORM_BYTES, true)).route(web::post().to(picker::choose).wrap(from_fn(address_limit::login))))
+    .route("/_sso_bridge/upstream/oidc/{upstream}/callback", web::get().to(upstream::oidc_callback).wrap(from_fn(address_limit::login)))
     .service(
         web::resource("/_sso_bridge/upstream/saml/{upstream}/acs")
             .app_data(form_error(MAX_SAML_RESPONSE_BYTES, true))
-            .route(web::post().to(upstream::saml_acs)),
+            .route(web::post().to(upstream::saml_acs).wrap(from_fn(address_limit::saml_acs))),
     )
     .route("/_sso_bridge/upstream/saml/{upstream}/metadata", web::get().to(upstream::saml_metadata))
     .route("/_sso_bridge/complete", web::get().to(complete::complete))
@@ -102,7 +105,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/.well-known/openid-configuration", web::get().to(provider::discovery))
     .route("/_sso_bridge/op/jwks.json", web::get().to(provider::jwks))
     .route("/_sso_bridge/op/authorize", web::get().to(provider::authorize))
-    .service(web::resource("/_sso_bridge/op/token").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(provider::token)))
+    .service(web::resource("/_sso_bridge/op/token").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(provider::token).wrap(from_fn(address_limit::token))))
     .route("/_sso_bridge/op/userinfo", web::route().to(provider::userinfo))
     // Static files, demo, operations.
     .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
@@ -123,6 +126,8 @@ pub async fn serve(services: Arc<Services>) -> std::io::Result<()> {
         App::new()
             .app_data(data.clone())
             .wrap(from_fn(headers::security_headers))
+            // Outermost: the request id is on every log line, the security headers' too.
+            .wrap(from_fn(context::request_context))
             .configure(routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(HttpError::not_found_page())

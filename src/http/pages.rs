@@ -33,6 +33,8 @@ pub struct ErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
     pub retry: bool,
+    /// The request id, which is on the operator's log lines of this failure.
+    pub reference: Option<String>,
 }
 
 #[derive(Template)]
@@ -107,6 +109,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, retry: bool) -
             title,
             message,
             retry,
+            reference: crate::request_context::request_id(),
         },
     )
 }
@@ -147,10 +150,11 @@ mod tests {
             title: "<t>",
             message: "<m>",
             retry: true,
+            reference: Some("<r>".into()),
         }
         .render()
         .unwrap();
-        assert!(!error.contains("<t>") && !error.contains("<m>"));
+        assert!(!error.contains("<t>") && !error.contains("<m>") && !error.contains("<r>"));
         let confirm = ConfirmPage {
             t: Lang::Fr.texts(),
             host: "evil\"x".into(),

@@ -12,6 +12,8 @@ pub enum IntrospectionError {
     UnknownHomeserver(String),
     #[error("too many homeserver look-ups for this client; retry in {0} s")]
     RateLimited(u64),
+    #[error("too many failed client authentications from this address; retry in {0} s")]
+    AddressRateLimited(u64),
     #[error("the homeserver at {homeserver} is unavailable: {detail}")]
     HomeserverUnavailable { homeserver: String, detail: String },
     #[error("storage: {0}")]
@@ -26,6 +28,7 @@ impl IntrospectionError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::UnknownHomeserver(_) => "unknown_homeserver",
             Self::RateLimited(_) => "rate_limited",
+            Self::AddressRateLimited(_) => "address_rate_limited",
             Self::HomeserverUnavailable { .. } => "homeserver_unavailable",
             Self::Store(_) => "store",
         }

@@ -23,6 +23,15 @@ pub const SERVICES: &[&str] = &[
 pub fn service_secret(id: &str) -> String {
     format!("{id}-secret-0123456789abcdef")
 }
+/// Every test logs in from 127.0.0.1: per-address limits out of the way
+/// (tests that check them replace this block).
+pub const GENEROUS_RATE_LIMITS: &str = r#"[rate_limits]
+login = { per_second = 1000.0, burst = 100000 }
+saml_acs = { per_second = 1000.0, burst = 100000 }
+token = { per_second = 1000.0, burst = 100000 }
+introspection_failures = { per_second = 1000.0, burst = 100000 }
+"#;
+
 /// How long the test bridges keep an active token's verdict.
 pub const TOKEN_CACHE_TTL_SECONDS: u64 = 3;
 
@@ -336,6 +345,7 @@ encryption_key = "e2e-encryption-key-0123456789abcdef"
 [redirects]
 allowed_origins = ["{client}"]
 
+{GENEROUS_RATE_LIMITS}
 [introspection]
 cache_ttl_seconds = {TOKEN_CACHE_TTL_SECONDS}
 inactive_ttl_seconds = 2
@@ -426,6 +436,10 @@ fn database_url(dir: &Path) -> String {
 }
 
 fn start_bridge_process(dir: &Path, config: &Path) -> Child {
+    start_bridge_process_with(dir, config, &[])
+}
+
+fn start_bridge_process_with(dir: &Path, config: &Path, env: &[(&str, &str)]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -435,6 +449,7 @@ fn start_bridge_process(dir: &Path, config: &Path) -> Child {
     bridge
         .args(["serve", "--config", &config.to_string_lossy()])
         .env("SSO_BRIDGE_LOG", "info,sso_bridge=debug,sqlx=warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::from(log.try_clone().expect("log")))
         .stderr(Stdio::from(log));
     spawn(bridge).expect("start the bridge")
@@ -498,6 +513,15 @@ impl World {
     /// Starts one more bridge instance on the same database and peers, with its
     /// config passed through `edit` first; returns its URL and process.
     pub async fn start_extra_bridge(&self, edit: impl FnOnce(String) -> String) -> (String, Child) {
+        self.start_extra_bridge_with(edit, &[]).await
+    }
+
+    /// The same, with more environment variables for the bridge process.
+    pub async fn start_extra_bridge_with(
+        &self,
+        edit: impl FnOnce(String) -> String,
+        env: &[(&str, &str)],
+    ) -> (String, Child) {
         let port = free_port();
         let redis_port = std::fs::read_to_string(&self.config_path)
             .ok()
@@ -517,7 +541,7 @@ impl World {
         ));
         let path = self.dir.join(format!("bridge-{port}.toml"));
         std::fs::write(&path, config).expect("write the extra bridge's config");
-        let child = start_bridge_process(&self.dir, &path);
+        let child = start_bridge_process_with(&self.dir, &path, env);
         let url = format!("http://127.0.0.1:{port}/");
         wait_ready(
             &format!("{url}health"),

@@ -1,0 +1,256 @@
+//! Production hardening against the real binary: per-address rate limits
+//! (behind a trusted proxy), request ids on every log line and error page,
+//! and failures counted by department.
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::support::browser::Browser;
+use crate::support::login::{person, start_url};
+use crate::support::world::{GENEROUS_RATE_LIMITS, TRUSTED_CLIENT, service_secret, world};
+
+/// Tight limits, and 127.0.0.1 as the trusted proxy so tests can speak for
+/// several client addresses through `X-Forwarded-For`.
+const TIGHT_RATE_LIMITS: &str = r#"[rate_limits]
+login = { per_second = 0.01, burst = 3 }
+saml_acs = { per_second = 0.01, burst = 3 }
+token = { per_second = 0.01, burst = 2 }
+introspection_failures = { per_second = 0.01, burst = 2 }
+trusted_proxies = ["127.0.0.1/32", "::1"]
+"#;
+
+fn from(address: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-forwarded-for", address.parse().unwrap());
+    headers
+}
+
+#[tokio::test]
+async fn each_client_address_has_its_own_limit_and_is_told_when_to_come_back() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (bridge, mut process) = w
+        .start_extra_bridge(|c| c.replace(GENEROUS_RATE_LIMITS, TIGHT_RATE_LIMITS))
+        .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = start_url(w, None, TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+
+    // Login starts: three from one address, then a page saying when to retry.
+    for _ in 0..3 {
+        let r = client
+            .get(&start)
+            .headers(from("198.51.100.1"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_redirection() || r.status().is_success(),
+            "{}",
+            r.status()
+        );
+    }
+    let refused = client
+        .get(&start)
+        .headers(from("198.51.100.1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=100).contains(&retry), "{retry}");
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("Too many attempts") && body.contains("seconds"),
+        "{body}"
+    );
+    // The client cannot escape by prepending an address of its choice: the
+    // nearest hop before the trusted proxy counts.
+    let spoofed = client
+        .get(&start)
+        .headers(from("203.0.113.77, 198.51.100.1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another address is not affected.
+    let other = client
+        .get(&start)
+        .headers(from("198.51.100.2"))
+        .send()
+        .await
+        .unwrap();
+    assert!(other.status().is_redirection(), "{}", other.status());
+
+    // The bridge's POST /login shares the login limit, in Matrix JSON.
+    let matrix = client
+        .post(format!("{bridge}_matrix/client/v3/login"))
+        .headers(from("198.51.100.1"))
+        .json(&serde_json::json!({"type": "m.login.token", "token": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(matrix.status(), StatusCode::TOO_MANY_REQUESTS);
+    let json: serde_json::Value = matrix.json().await.unwrap();
+    assert_eq!(json["errcode"], "M_LIMIT_EXCEEDED");
+    assert!(json["retry_after_ms"].as_u64().unwrap() >= 1000, "{json}");
+
+    // The token endpoint: OAuth JSON.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = client
+            .post(format!("{bridge}_sso_bridge/op/token"))
+            .headers(from("198.51.100.3"))
+            .form(&[("grant_type", "authorization_code"), ("code", "nope")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status());
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let json: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(json["error"], "temporarily_unavailable");
+        }
+    }
+    assert_eq!(statuses[2], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert_ne!(statuses[0], StatusCode::TOO_MANY_REQUESTS);
+
+    // Introspection: only failed client authentications count; past the
+    // limit even the right secret is refused from that address, not others.
+    let introspect = |address: &'static str, secret: String| {
+        let client = client.clone();
+        let url = format!("{bridge}_sso_bridge/introspect");
+        async move {
+            client
+                .post(url)
+                .headers(from(address))
+                .basic_auth("portal", Some(secret))
+                .form(&[("token", "syt_nothing")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..5 {
+        // Valid calls never use up the failure budget.
+        assert_eq!(
+            introspect("198.51.100.4", service_secret("portal")).await,
+            StatusCode::OK
+        );
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            introspect("198.51.100.4", "wrong".into()).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        introspect("198.51.100.4", service_secret("portal")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        introspect("198.51.100.5", service_secret("portal")).await,
+        StatusCode::OK
+    );
+
+    for limit in ["login", "token", "introspection_failures"] {
+        assert!(
+            w.metric(
+                &bridge,
+                "sso_bridge_rate_limited_total",
+                &[&format!("limit=\"{limit}\"")]
+            )
+            .await
+                >= 1.0,
+            "rate_limited_total{{limit={limit}}}"
+        );
+    }
+    crate::support::spawn::stop(&mut process);
+}
+
+#[tokio::test]
+async fn every_log_line_and_error_page_of_a_request_carries_its_id() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let (bridge, mut process) = w
+        .start_extra_bridge_with(|c| c, &[("SSO_BRIDGE_LOG_FORMAT", "json")])
+        .await;
+    let id = format!("e2e-{}", std::process::id());
+    // A login that is not there: a page for the user, a warning for the operator.
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{bridge}_sso_bridge/complete?flow=gone&loginToken=x"
+        ))
+        .header("x-request-id", &id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()["x-request-id"], id.as_str());
+    let page = response.text().await.unwrap();
+    assert!(page.contains(&format!("<code>{id}</code>")), "{page}");
+
+    // The operator's log line for this failure, in JSON, names the request.
+    let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
+    let line = log
+        .lines()
+        .filter(|l| l.starts_with('{') && l.contains(&id))
+        .find(|l| l.contains("login failed"))
+        .unwrap_or_else(|| panic!("no JSON log line with request id {id}"));
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(line["span"]["id"], id.as_str(), "{line}");
+    assert_eq!(line["fields"]["reason"], "expired", "{line}");
+
+    // Without an incoming id the bridge makes one, different each time.
+    let ids: Vec<String> = futures_util::future::join_all((0..2).map(|_| async {
+        reqwest::get(format!("{bridge}health"))
+            .await
+            .unwrap()
+            .headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }))
+    .await;
+    assert_ne!(ids[0], ids[1]);
+    crate::support::spawn::stop(&mut process);
+}
+
+#[tokio::test]
+async fn failed_logins_are_counted_by_department_and_reason() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let labels = ["department=\"eng\"", "reason=\"not_a_member\""];
+    let before = w
+        .metric(&w.bridge_url, "sso_bridge_logins_failed_total", &labels)
+        .await;
+    let page = Browser::new()
+        .drive(
+            &start_url(w, None, TRUSTED_CLIENT),
+            &person("mallory", "eng"),
+            TRUSTED_CLIENT,
+        )
+        .await
+        .stuck();
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let after = w
+        .metric(&w.bridge_url, "sso_bridge_logins_failed_total", &labels)
+        .await;
+    assert!(after >= before + 1.0, "{before} → {after}");
+    // Starts are counted by department too ("undecided" until the picker).
+    assert!(
+        w.metric(
+            &w.bridge_url,
+            "sso_bridge_logins_started_total",
+            &["department=\"undecided\""]
+        )
+        .await
+            >= 1.0
+    );
+}
