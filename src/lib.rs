@@ -7,6 +7,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod crypto;
+pub mod doctor;
 pub mod flow;
 pub mod homeserver;
 pub mod homeserver_config;

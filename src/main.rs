@@ -63,6 +63,15 @@ enum Command {
         /// The department id, as in the config file.
         department: String,
     },
+    /// Check the config, database, IdPs, homeservers and public URL; one line per check.
+    Doctor {
+        #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// Skip the test login at each homeserver (it creates @sso-bridge-doctor there
+        /// once); the client_whitelist is then not checked.
+        #[arg(long)]
+        no_login_probe: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,6 +207,15 @@ fn main() -> ExitCode {
                 print!("{out}");
                 Ok(())
             })
+        }
+        Command::Doctor {
+            config,
+            no_login_probe,
+        } => {
+            let options = sso_bridge::doctor::Options {
+                login_probe: !no_login_probe,
+            };
+            ExitCode::from(sso_bridge::doctor::run(&config, &options))
         }
         Command::Migrate { config } => {
             let config = match load(&config) {
