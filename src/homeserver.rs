@@ -62,3 +62,65 @@ pub fn login_url(homeserver: &Url, version: &str) -> Url {
     ));
     url
 }
+
+/// Whether each department's homeserver answers, asked before a user is sent
+/// there: a dead homeserver gets a page at the bridge, not a browser error.
+/// "Up" is remembered briefly (a login costs no extra round trip); "down" is
+/// not remembered, so a homeserver that comes back is used at once.
+pub struct HomeserverHealth {
+    up_until_ms: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+/// How long a homeserver that answered is believed up.
+const UP_FOR_MS: i64 = 2_000;
+/// How long the check waits for an answer.
+pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl Default for HomeserverHealth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HomeserverHealth {
+    pub fn new() -> Self {
+        Self {
+            up_until_ms: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `Ok` when `GET /_matrix/client/versions` answered 200 lately or now.
+    pub async fn ensure_up(
+        &self,
+        http: &reqwest::Client,
+        clock: &dyn crate::clock::Clock,
+        homeserver: &Url,
+    ) -> Result<(), HomeserverError> {
+        let now = clock.now().timestamp_millis();
+        let key = homeserver.as_str();
+        if self
+            .up_until_ms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .is_some_and(|until| *until > now)
+        {
+            return Ok(());
+        }
+        let mut url = homeserver.clone();
+        url.set_path(&format!("{}_matrix/client/versions", homeserver.path()));
+        let unreachable = |detail: String| HomeserverError::Unreachable(key.to_owned(), detail);
+        let response = http
+            .get(url.as_str())
+            .timeout(CHECK_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| unreachable(crate::upstream::error_chain(&e)))?;
+        if !response.status().is_success() {
+            return Err(unreachable(format!("it answered {}", response.status())));
+        }
+        let mut up = self.up_until_ms.lock().unwrap_or_else(|e| e.into_inner());
+        up.insert(key.to_owned(), now + UP_FOR_MS);
+        Ok(())
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Sealer, derive_key};
+use crate::homeserver::HomeserverHealth;
 use crate::introspection::Introspector;
 use crate::metrics::Metrics;
 use crate::provider::{KeyRing, SigningKeys};
@@ -30,6 +31,8 @@ pub struct Services {
     pub introspector: Introspector,
     /// Per-client-address limits (`[rate_limits]`), keyed "limit address".
     pub address_limits: RateLimiter,
+    /// Whether the departments' homeservers answer, checked before sending users there.
+    pub homeserver_health: HomeserverHealth,
 }
 
 impl Services {
@@ -66,6 +69,7 @@ impl Services {
             http,
             introspector,
             address_limits: RateLimiter::new(config_max_tracked),
+            homeserver_health: HomeserverHealth::new(),
         }))
     }
 

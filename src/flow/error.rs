@@ -36,6 +36,14 @@ pub enum FlowError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the homeserver of {department} is unavailable: {detail}")]
+    HomeserverUnavailable {
+        /// The department's display name.
+        department: String,
+        detail: String,
+        /// Where "Try again" goes: this flow, resumed.
+        resume: String,
+    },
     #[error("the homeserver returned no usable login token")]
     BadLoginToken,
     #[error("SAML response refused: {0}")]
@@ -62,6 +70,7 @@ impl FlowError {
             Self::Provider(_) => "provider",
             Self::Store(_) => "database",
             Self::BadLoginToken => "bad_login_token",
+            Self::HomeserverUnavailable { .. } => "homeserver_unavailable",
             Self::Saml(e) => e.reason(),
         }
     }

@@ -9,6 +9,7 @@ mod browser;
 mod client_redirect;
 mod complete;
 mod error;
+mod resume;
 mod start;
 mod upstream;
 
@@ -17,6 +18,7 @@ pub use browser::BrowserSecret;
 pub use client_redirect::{ClientRedirect, RedirectUrlError};
 pub use complete::complete;
 pub use error::FlowError;
+pub use resume::resume;
 pub use start::{StartRequest, choose_department, start};
 pub use upstream::{CallbackParams, oidc_callback, saml_acs};
 

@@ -1,5 +1,6 @@
 //! Starting a login from a Matrix client, and choosing the department.
 
+use super::resume::ensure_homeserver_up;
 use super::{BrowserSecret, ClientRedirect, FlowError, Next, origin, state, upstream};
 use crate::services::Services;
 use crate::store::NewFlow;
@@ -35,9 +36,13 @@ pub async fn start(
     let flow_id = new_client_flow(services, browser, redirect.as_str()).await?;
     tracing::info!(flow = %flow_id, department = ?department.map(|d| &d.id), "login started");
     match department {
-        Some(department) => Ok(Next::Redirect(
-            upstream::begin(services, browser, &flow_id, department, request.login_hint).await?,
-        )),
+        Some(department) => {
+            ensure_homeserver_up(services, department, &flow_id).await?;
+            Ok(Next::Redirect(
+                upstream::begin(services, browser, &flow_id, department, request.login_hint)
+                    .await?,
+            ))
+        }
         None => Ok(Next::Picker { flow_id }),
     }
 }
@@ -78,6 +83,7 @@ pub async fn choose_department(
             });
         }
     };
+    ensure_homeserver_up(services, department, flow_id).await?;
     Ok(Next::Redirect(
         upstream::begin(services, browser, flow_id, department, hint).await?,
     ))

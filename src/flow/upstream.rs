@@ -365,11 +365,6 @@ async fn after_authentication(
     flow: &FlowRow,
     identity_id: &str,
 ) -> Result<Next, FlowError> {
-    let department = flow
-        .department
-        .as_deref()
-        .and_then(|d| services.config.department(d))
-        .ok_or(FlowError::OutOfOrder)?;
     if flow.origin == origin::HOMESERVER {
         let sealed = flow
             .pending_authorize
@@ -383,6 +378,20 @@ async fn after_authentication(
             .ok_or(FlowError::WrongBrowser)?;
         return super::authorize::issue(services, flow, &request, identity_id).await;
     }
+    hand_to_homeserver(services, flow).await
+}
+
+/// A client's flow, authenticated, goes to its department's homeserver (if it answers).
+pub(super) async fn hand_to_homeserver(
+    services: &Services,
+    flow: &FlowRow,
+) -> Result<Next, FlowError> {
+    let department = flow
+        .department
+        .as_deref()
+        .and_then(|d| services.config.department(d))
+        .ok_or(FlowError::OutOfOrder)?;
+    super::resume::ensure_homeserver_up(services, department, &flow.id).await?;
     Ok(Next::Redirect(homeserver_sso_url(
         services, department, &flow.id,
     )))

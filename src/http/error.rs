@@ -26,6 +26,8 @@ pub enum HttpError {
         message: String,
         /// Shown when set: a way out (e.g. start again).
         retry: bool,
+        /// A "Try again" button to this address (the flow was kept).
+        try_again: Option<String>,
     },
     #[error("{errcode}: {error}")]
     Matrix {
@@ -53,6 +55,7 @@ impl HttpError {
             title: title.to_owned(),
             message: message.into(),
             retry: false,
+            try_again: None,
         }
     }
 
@@ -84,13 +87,32 @@ impl HttpError {
             .metrics
             .login_failed(reason, department.as_deref().unwrap_or("none"));
         match &error {
-            FlowError::Store(_) | FlowError::Provider(ProviderError::Store(_)) => {
+            FlowError::Store(_)
+            | FlowError::Provider(ProviderError::Store(_))
+            | FlowError::HomeserverUnavailable { .. } => {
                 tracing::error!(reason, error = %error, "login failed")
             }
             _ => tracing::warn!(reason, error = %error, "login failed"),
         }
         let l = Lang::current();
         let (status, title, message, retry) = match error {
+            FlowError::HomeserverUnavailable {
+                department, resume, ..
+            } => {
+                return Self::Page {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    title: l.pick(
+                        &format!("The Matrix server of {department} is not answering"),
+                        &format!("Le serveur Matrix de {department} ne répond pas"),
+                    ),
+                    message: l.pick(
+                        "Your login is kept: when the server is back, choose “Try again” to go on from here. If this lasts, your department’s IT support can tell you more.",
+                        "Votre connexion est conservée : quand le serveur sera de retour, choisissez « Réessayer » pour continuer d’ici. Si cela dure, le support informatique de votre département pourra vous en dire plus.",
+                    ),
+                    retry: false,
+                    try_again: Some(resume),
+                };
+            }
             FlowError::UnknownDepartment(id) => (
                 StatusCode::NOT_FOUND,
                 l.pick("Unknown department", "Département inconnu"),
@@ -219,6 +241,7 @@ impl HttpError {
             title,
             message,
             retry,
+            try_again: None,
         }
     }
 
@@ -354,7 +377,8 @@ impl ResponseError for HttpError {
                 title,
                 message,
                 retry,
-            } => pages::error_page(*status, title, message, *retry),
+                try_again,
+            } => pages::error_page(*status, title, message, *retry, try_again.as_deref()),
             Self::Matrix {
                 status,
                 errcode,

@@ -1,5 +1,6 @@
 //! The Matrix front door: versions, well-known, login flows, SSO redirect.
 
+use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -80,9 +81,17 @@ pub async fn sso_redirect(
             login_hint: query.login_hint.as_deref(),
         },
     )
-    .await
-    .map_err(|e| HttpError::from_flow(&services, e))?;
-    Ok(respond::next(&services, next, vec![cookie]))
+    .await;
+    match next {
+        Ok(next) => Ok(respond::next(&services, next, vec![cookie])),
+        // The cookie goes with the error page too: a kept flow ("Try again")
+        // belongs to this browser.
+        Err(e) => {
+            let mut response = HttpError::from_flow(&services, e).error_response();
+            let _ = response.add_cookie(&cookie);
+            Ok(response)
+        }
+    }
 }
 
 pub async fn sso_redirect_with_idp(

@@ -20,6 +20,7 @@ pub mod pages;
 mod picker;
 mod provider;
 mod respond;
+mod resume;
 mod token_login;
 mod upstream;
 
@@ -101,6 +102,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/_sso_bridge/upstream/saml/{upstream}/metadata", web::get().to(upstream::saml_metadata))
     .route("/_sso_bridge/complete", web::get().to(complete::complete))
+    .route("/_sso_bridge/resume", web::get().to(resume::resume).wrap(from_fn(address_limit::login)))
     // The OpenID Provider for the departments' homeservers.
     .route("/.well-known/openid-configuration", web::get().to(provider::discovery))
     .route("/_sso_bridge/op/jwks.json", web::get().to(provider::jwks))

@@ -35,6 +35,8 @@ pub struct ErrorPage<'a> {
     pub retry: bool,
     /// The request id, which is on the operator's log lines of this failure.
     pub reference: Option<String>,
+    /// A "Try again" button's address.
+    pub try_again: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -101,7 +103,13 @@ pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     }
 }
 
-pub fn error_page(status: StatusCode, title: &str, message: &str, retry: bool) -> HttpResponse {
+pub fn error_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    retry: bool,
+    try_again: Option<&str>,
+) -> HttpResponse {
     html(
         status,
         &ErrorPage {
@@ -110,6 +118,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str, retry: bool) -
             message,
             retry,
             reference: crate::request_context::request_id(),
+            try_again,
         },
     )
 }
@@ -151,10 +160,12 @@ mod tests {
             message: "<m>",
             retry: true,
             reference: Some("<r>".into()),
+            try_again: Some("/x?a=\"<b>"),
         }
         .render()
         .unwrap();
         assert!(!error.contains("<t>") && !error.contains("<m>") && !error.contains("<r>"));
+        assert!(!error.contains("\"<b>"), "{error}");
         let confirm = ConfirmPage {
             t: Lang::Fr.texts(),
             host: "evil\"x".into(),

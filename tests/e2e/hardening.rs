@@ -254,3 +254,141 @@ async fn failed_logins_are_counted_by_department_and_reason() {
             >= 1.0
     );
 }
+
+/// A TCP gate in front of a real homeserver: closed, nothing listens on its
+/// port; open, it forwards to the homeserver. Closing cuts open connections too.
+struct Gate {
+    port: u16,
+    target: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Gate {
+    fn new(target: u16) -> Self {
+        Self {
+            port: crate::support::spawn::free_port(),
+            target,
+            task: None,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    async fn open(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("bind the gate");
+        let target = self.target;
+        self.task = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    async fn close(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+fn try_again_link(page: &crate::support::browser::Page) -> String {
+    let selector = scraper::Selector::parse("a.button").unwrap();
+    let href = page
+        .html()
+        .select(&selector)
+        .next()
+        .and_then(|a| a.value().attr("href").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no Try again button: {}", page.body));
+    assert!(href.contains("/_sso_bridge/resume?flow="), "{href}");
+    href
+}
+
+#[tokio::test]
+async fn a_homeserver_that_is_down_gets_a_clear_page_and_the_login_goes_on_when_it_is_back() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let eng_port: u16 = url::Url::parse(&w.eng.url).unwrap().port().unwrap();
+    let mut gate = Gate::new(eng_port);
+    let gate_url = gate.url();
+    let (bridge, mut process, _port) = w
+        .start_login_bridge(|c| {
+            c.replace(
+                &format!("base_url = \"{}\"", w.eng.url),
+                &format!("base_url = \"{gate_url}\""),
+            )
+        })
+        .await;
+    let alice = person("alice", "eng");
+    let title = "The Matrix server of Faculty of Engineering is not answering";
+
+    // Down before the university login: said at once, nothing else asked of the user.
+    let browser = Browser::new();
+    let start = start_url(w, Some("eng"), TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+    let page = browser.get(&start).await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page.title(), title);
+    let again = try_again_link(&page);
+    // Back: "Try again" goes on to the university login and on to the homeserver.
+    gate.open().await;
+    let reached = browser.drive(&again, &alice, &gate_url).await.reached();
+    assert!(
+        reached
+            .path()
+            .starts_with("/_matrix/client/v3/login/sso/redirect/"),
+        "{reached}"
+    );
+
+    // Down after the university login: the login is kept, and resumes
+    // without logging in at the IdP again.
+    let browser = Browser::new();
+    let at_idp = browser.drive(&start, &alice, &w.idp_url).await.reached();
+    gate.close().await;
+    // Past the time an answer is believed.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let page = browser
+        .drive(at_idp.as_str(), &alice, &gate_url)
+        .await
+        .stuck();
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert_eq!(page.title(), title);
+    assert!(
+        page.url.as_str().starts_with(&bridge),
+        "refused at the bridge"
+    );
+    let again = url::Url::parse(&bridge)
+        .unwrap()
+        .join(&try_again_link(&page))
+        .unwrap();
+    // Still down: the same page again, the flow still kept.
+    let still = browser.get(again.as_str()).await;
+    assert_eq!(still.status, StatusCode::SERVICE_UNAVAILABLE);
+    gate.open().await;
+    let resumed = browser.get(again.as_str()).await;
+    let location = resumed.location.expect("a redirect");
+    assert!(location.as_str().starts_with(&gate_url), "{location}");
+
+    let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
+    assert!(
+        log.contains("homeserver_unavailable"),
+        "no log line for the operator"
+    );
+    gate.close().await;
+    crate::support::spawn::stop(&mut process);
+}

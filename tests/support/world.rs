@@ -54,6 +54,10 @@ pub struct World {
     pub saml_idp_url: String,
     /// The second bridge instance, in `token_login = "redirect"` mode.
     pub redirect_bridge_url: String,
+    /// A port for one more instance that users log in through (its callback is
+    /// registered at the OIDC IdP): see [`World::start_login_bridge`].
+    login_bridge_port: u16,
+    login_bridge_taken: tokio::sync::Mutex<()>,
     bridge: Mutex<Option<Child>>,
     /// Process ids of the Synapses, to pause one (SIGSTOP) and resume it.
     synapse_pids: Mutex<Vec<(&'static str, u32)>>,
@@ -114,6 +118,7 @@ fn start_world() -> World {
     // A second instance on the same database, answering MSC1730 logins with 307.
     let redirect_bridge_port = free_port();
     let redirect_bridge_url = format!("http://127.0.0.1:{redirect_bridge_port}/");
+    let login_bridge_port = free_port();
     let eng = Homeserver {
         id: "eng",
         url: format!("http://127.0.0.1:{eng_port}/"),
@@ -134,6 +139,7 @@ fn start_world() -> World {
         "redirect_uris": [
             format!("{bridge_url}_sso_bridge/upstream/oidc/university/callback"),
             format!("{redirect_bridge_url}_sso_bridge/upstream/oidc/university/callback"),
+            format!("http://127.0.0.1:{login_bridge_port}/_sso_bridge/upstream/oidc/university/callback"),
         ],
     }]);
     let (out, err) = log_file(&dir, "idp.log");
@@ -247,6 +253,8 @@ fn start_world() -> World {
         phys,
         saml_idp_url,
         redirect_bridge_url: redirect_bridge_url.clone(),
+        login_bridge_port,
+        login_bridge_taken: tokio::sync::Mutex::new(()),
         bridge_lock: tokio::sync::RwLock::new(()),
     };
     runtime.block_on(wait_ready(
@@ -522,7 +530,28 @@ impl World {
         edit: impl FnOnce(String) -> String,
         env: &[(&str, &str)],
     ) -> (String, Child) {
-        let port = free_port();
+        self.start_extra_bridge_on(free_port(), edit, env).await
+    }
+
+    /// An extra instance users can log in through (OIDC departments): one at a
+    /// time; the guard keeps the port until the caller is done with it.
+    pub async fn start_login_bridge(
+        &self,
+        edit: impl FnOnce(String) -> String,
+    ) -> (String, Child, tokio::sync::MutexGuard<'_, ()>) {
+        let guard = self.login_bridge_taken.lock().await;
+        let (url, child) = self
+            .start_extra_bridge_on(self.login_bridge_port, edit, &[])
+            .await;
+        (url, child, guard)
+    }
+
+    async fn start_extra_bridge_on(
+        &self,
+        port: u16,
+        edit: impl FnOnce(String) -> String,
+        env: &[(&str, &str)],
+    ) -> (String, Child) {
         let redis_port = std::fs::read_to_string(&self.config_path)
             .ok()
             .and_then(|c| {

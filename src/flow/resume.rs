@@ -1,0 +1,64 @@
+//! Trying again after the department's homeserver did not answer: the flow
+//! was kept, so the user goes on from where they were, not from the start.
+
+use super::{BrowserSecret, FlowError, Next, origin, state, upstream};
+use crate::config::Department;
+use crate::services::Services;
+
+/// `GET /_sso_bridge/resume?flow=…[&department=…]`
+pub async fn resume(
+    services: &Services,
+    browser: &BrowserSecret,
+    flow_id: &str,
+    department: Option<&str>,
+) -> Result<Next, FlowError> {
+    let flow = services
+        .store
+        .flow(flow_id, services.now())
+        .await?
+        .ok_or(FlowError::Expired)?;
+    if flow.browser_hash != browser.hash() {
+        return Err(FlowError::WrongBrowser);
+    }
+    match flow.state.as_str() {
+        // Refused before the university login: choose the department again.
+        state::STARTED => {
+            super::choose_department(services, browser, flow_id, department, None).await
+        }
+        // Refused after it: straight on to the homeserver.
+        state::AUTHENTICATED if flow.origin == origin::CLIENT => {
+            upstream::hand_to_homeserver(services, &flow).await
+        }
+        _ => Err(FlowError::OutOfOrder),
+    }
+}
+
+/// A client's login is sent to the department's homeserver in the end: if it
+/// does not answer now, say so before the user does anything, and keep the
+/// flow so "Try again" goes on from here.
+pub(super) async fn ensure_homeserver_up(
+    services: &Services,
+    department: &Department,
+    flow_id: &str,
+) -> Result<(), FlowError> {
+    services
+        .homeserver_health
+        .ensure_up(
+            &services.http,
+            services.clock.as_ref(),
+            &department.homeserver.base_url,
+        )
+        .await
+        .map_err(|error| {
+            let mut resume = services.config.url("_sso_bridge/resume");
+            resume
+                .query_pairs_mut()
+                .append_pair("flow", flow_id)
+                .append_pair("department", &department.id);
+            FlowError::HomeserverUnavailable {
+                department: department.name.clone(),
+                detail: error.to_string(),
+                resume: resume.to_string(),
+            }
+        })
+}
