@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::support::browser::Browser;
+use crate::support::database::Cluster;
 use crate::support::login::{person, start_url};
 use crate::support::world::{GENEROUS_RATE_LIMITS, TRUSTED_CLIENT, service_secret, world};
 
@@ -391,4 +392,104 @@ async fn a_homeserver_that_is_down_gets_a_clear_page_and_the_login_goes_on_when_
     );
     gate.close().await;
     crate::support::spawn::stop(&mut process);
+}
+
+#[tokio::test]
+async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    // A PostgreSQL of this test's own, to stop without disturbing the others.
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start("outage"))
+        .await
+        .unwrap();
+    let database = cluster.database("outage");
+    let (bridge, mut process) = w
+        .start_extra_bridge(|c| {
+            c.lines()
+                .map(|line| {
+                    if line.starts_with("database_url = ") {
+                        format!("database_url = \"{database}\"")
+                    } else {
+                        line.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = start_url(w, None, TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+    let get = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    assert!(get(start.clone()).await.status().is_redirection());
+
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop();
+        cluster
+    })
+    .await
+    .unwrap();
+    // People get a page saying to try again shortly…
+    let page = get(start.clone()).await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains("Something went wrong on our side")
+            && body.contains("Try again in a few minutes"),
+        "{body}"
+    );
+    // …Matrix clients a Matrix error…
+    let matrix = client
+        .post(format!("{bridge}_matrix/client/v3/login"))
+        .json(&serde_json::json!({"type": "m.login.token", "token": "syl_whatever"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(matrix.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let json: serde_json::Value = matrix.json().await.unwrap();
+    assert!(
+        json["errcode"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("M_")),
+        "{json}"
+    );
+    // …the load balancer a failing readiness, while liveness holds.
+    assert_eq!(
+        get(format!("{bridge}ready")).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        get(format!("{bridge}health")).await.status(),
+        StatusCode::OK
+    );
+
+    // The database returns: the same process serves again, no restart.
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.resume();
+        cluster
+    })
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !get(start.clone()).await.status().is_redirection() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bridge did not recover"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(get(format!("{bridge}ready")).await.status(), StatusCode::OK);
+    // The operator's log says what happened.
+    let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
+    assert!(
+        log.contains("readiness check: database unreachable"),
+        "no readiness log line"
+    );
+    crate::support::spawn::stop(&mut process);
+    drop(cluster);
 }

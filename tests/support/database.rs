@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub fn postgres() -> bool {
@@ -28,11 +28,6 @@ pub fn url(sqlite_url: &str) -> String {
     );
     psql(cluster.port, &format!("CREATE DATABASE {name}"));
     format!("postgres://postgres@127.0.0.1:{}/{name}", cluster.port)
-}
-
-struct Cluster {
-    port: u16,
-    _server: Child,
 }
 
 fn bin(name: &str) -> PathBuf {
@@ -72,14 +67,35 @@ fn cluster() -> &'static Cluster {
                 }
             }
         }
-        let dir = root.join(format!("target/postgres/{}", std::process::id()));
+        let cluster = Cluster::start("shared");
+        eprintln!(
+            "tests: PostgreSQL on 127.0.0.1:{} ({})",
+            cluster.port,
+            cluster.dir.display()
+        );
+        cluster
+    })
+}
+
+/// A PostgreSQL cluster of this test process, in `target/postgres/<pid>/<name>`;
+/// it can be stopped and started again (same port, same data) to test outages.
+pub struct Cluster {
+    pub port: u16,
+    dir: PathBuf,
+    server: Mutex<Option<Child>>,
+}
+
+impl Cluster {
+    pub fn start(name: &str) -> Cluster {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = root.join(format!("target/postgres/{}/{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("postgres dir");
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {
             let status = Command::new("chown")
                 .args(["-R", "postgres"])
-                .arg(&dir)
+                .arg(root.join(format!("target/postgres/{}", std::process::id())))
                 .status()
                 .expect("chown");
             assert!(status.success(), "chown the PostgreSQL dir");
@@ -92,39 +108,77 @@ fn cluster() -> &'static Cluster {
             .status()
             .expect("run initdb");
         assert!(status.success(), "initdb failed");
-        let port = super::spawn::free_port();
-        let log = std::fs::File::create(dir.join("server.log")).expect("log");
+        let cluster = Cluster {
+            port: super::spawn::free_port(),
+            dir,
+            server: Mutex::new(None),
+        };
+        cluster.resume();
+        cluster
+    }
+
+    /// Starts the server (again) and waits until it answers queries.
+    pub fn resume(&self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("log");
         let mut server = as_postgres(bin("postgres"));
         server
             .arg("-D")
-            .arg(dir.join("data"))
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(&dir)
+            .arg(self.dir.join("data"))
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(&self.dir)
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
             .args(["-c", "max_connections=300"])
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log));
         let server = super::spawn::spawn(server).expect("start PostgreSQL");
+        *self.server.lock().expect("lock") = Some(server);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Accepting connections is not yet ready to serve: wait for a query to pass.
+        while !try_psql(self.port, "SELECT 1") {
             assert!(
                 Instant::now() < deadline,
                 "PostgreSQL did not start; see {}",
-                dir.join("server.log").display()
+                self.dir.join("server.log").display()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        // Accepting connections is not yet ready to serve: wait for a query to pass.
-        while !try_psql(port, "SELECT 1") {
-            assert!(Instant::now() < deadline, "PostgreSQL did not become ready");
-            std::thread::sleep(Duration::from_millis(100));
+    }
+
+    /// Stops the server (fast shutdown: open connections are cut) and waits for it.
+    pub fn stop(&self) {
+        if let Some(mut server) = self.server.lock().expect("lock").take() {
+            // pg_ctl, not a signal to our child: as root the child is `runuser`.
+            let stopped = as_postgres(bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "fast", "-w", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if stopped {
+                let _ = server.wait();
+            } else {
+                super::spawn::stop(&mut server);
+            }
         }
-        eprintln!("tests: PostgreSQL on 127.0.0.1:{port} ({})", dir.display());
-        Cluster {
-            port,
-            _server: server,
-        }
-    })
+    }
+
+    /// A new empty database; its URL.
+    pub fn database(&self, name: &str) -> String {
+        psql(self.port, &format!("CREATE DATABASE {name}"));
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 fn try_psql(port: u16, sql: &str) -> bool {
