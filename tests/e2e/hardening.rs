@@ -261,6 +261,8 @@ async fn failed_logins_are_counted_by_department_and_reason() {
 struct Gate {
     port: u16,
     target: u16,
+    /// How long each connection waits before it is forwarded (a slow homeserver).
+    delay: std::time::Duration,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -269,6 +271,7 @@ impl Gate {
         Self {
             port: crate::support::spawn::free_port(),
             target,
+            delay: std::time::Duration::ZERO,
             task: None,
         }
     }
@@ -281,11 +284,12 @@ impl Gate {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
             .await
             .expect("bind the gate");
-        let target = self.target;
+        let (target, delay) = (self.target, self.delay);
         self.task = Some(tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
                 connections.spawn(async move {
+                    tokio::time::sleep(delay).await;
                     if let Ok(mut outbound) =
                         tokio::net::TcpStream::connect(("127.0.0.1", target)).await
                     {
@@ -492,4 +496,72 @@ async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
     );
     crate::support::spawn::stop(&mut process);
     drop(cluster);
+}
+
+#[tokio::test]
+async fn on_sigterm_requests_in_flight_finish_and_new_ones_are_refused() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let eng_port: u16 = url::Url::parse(&w.eng.url).unwrap().port().unwrap();
+    let mut slow = Gate::new(eng_port);
+    slow.delay = std::time::Duration::from_millis(1_500);
+    slow.open().await;
+    let slow_url = slow.url();
+    let (bridge, mut process) = w
+        .start_extra_bridge(|c| {
+            c.replace(
+                &format!("base_url = \"{}\"", w.eng.url),
+                &format!("base_url = \"{slow_url}\""),
+            )
+        })
+        .await;
+    // A token validation that waits on the slow homeserver.
+    let in_flight = tokio::spawn({
+        let url = format!("{bridge}_sso_bridge/introspect");
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .basic_auth("portal", Some(service_secret("portal")))
+                .form(&[
+                    ("token", "syt_in_flight_0123456789"),
+                    ("homeserver", "eng.test"),
+                ])
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let started = std::time::Instant::now();
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(process.id() as i32, libc::SIGTERM) }, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // No new connections once the shutdown began…
+    let refused = reqwest::Client::new()
+        .get(format!("{bridge}health"))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a new request was accepted during shutdown: {refused:?}"
+    );
+    // …while the request in flight gets its full answer.
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight was cut");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let json: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(json["active"], false, "{json}");
+    // Then the process exits cleanly, well before the 10 s shutdown timeout.
+    let status = tokio::task::spawn_blocking(move || process.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    slow.close().await;
 }
