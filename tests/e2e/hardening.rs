@@ -565,3 +565,76 @@ async fn on_sigterm_requests_in_flight_finish_and_new_ones_are_refused() {
     );
     slow.close().await;
 }
+
+/// An OIDC IdP of this test's own (the same program as the shared one), to stop and start.
+fn start_own_idp(port: u16, bridge_url: &str) -> std::process::Child {
+    let clients = serde_json::json!([{
+        "client_id": "sso-bridge",
+        "client_secret": crate::support::world::UPSTREAM_CLIENT_SECRET,
+        "redirect_uris": [format!("{bridge_url}_sso_bridge/upstream/oidc/university/callback")],
+    }]);
+    let mut idp = std::process::Command::new("node");
+    idp.arg(crate::support::world::root().join("tests/peers/oidc-idp/server.mjs"))
+        .env("PORT", port.to_string())
+        .env("ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("CLIENTS_JSON", clients.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    crate::support::spawn::spawn(idp).expect("start the OIDC IdP")
+}
+
+#[tokio::test]
+async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_back() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let idp_port = crate::support::spawn::free_port();
+    let idp_url = format!("http://127.0.0.1:{idp_port}");
+    // The bridge starts while its IdP is down (it says so in its log and serves anyway).
+    let (bridge, mut process, _port) = w
+        .start_login_bridge(|c| {
+            c.replace(
+                &format!("issuer = \"{}\"", w.idp_url),
+                &format!("issuer = \"{idp_url}\""),
+            )
+        })
+        .await;
+    assert_eq!(bridge, w.login_bridge_url());
+    let start = start_url(w, Some("eng"), TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+    let page = Browser::new().get(&start).await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
+    assert_eq!(
+        page.title(),
+        "The university login service is not answering"
+    );
+
+    // Back: the same bridge process sends the next login to it, and it completes.
+    let mut idp = start_own_idp(idp_port, &bridge);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reqwest::get(format!("{idp_url}/.well-known/openid-configuration"))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the test IdP did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reached = Browser::new()
+        .drive(&start, &person("alice", "eng"), &w.eng.url)
+        .await
+        .reached();
+    assert!(
+        reached
+            .path()
+            .starts_with("/_matrix/client/v3/login/sso/redirect/"),
+        "{reached}"
+    );
+    let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
+    assert!(
+        log.contains("upstream_unavailable"),
+        "no log line for the operator"
+    );
+    crate::support::spawn::stop(&mut idp);
+    crate::support::spawn::stop(&mut process);
+}

@@ -533,6 +533,11 @@ impl World {
         self.start_extra_bridge_on(free_port(), edit, env).await
     }
 
+    /// The address [`World::start_login_bridge`] serves on.
+    pub fn login_bridge_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.login_bridge_port)
+    }
+
     /// An extra instance users can log in through (OIDC departments): one at a
     /// time; the guard keeps the port until the caller is done with it.
     pub async fn start_login_bridge(
