@@ -61,11 +61,12 @@ upstream_params = {{ department = "eng" }}
 membership = {{ claim = "ou", any_of = ["eng"] }}
 localpart_template = "{{uid}}"
 display_name_template = "{{displayName}}"
-homeserver = {{ base_url = "http://127.0.0.1:8101/", server_name = "eng.test" }}
+homeserver = {{ base_url = "{homeserver}", server_name = "eng.test" }}
 "#,
         metadata = fixture(metadata).display(),
         key = fixture("sp.key").display(),
         cert = fixture("sp.crt").display(),
+        homeserver = support::stand_in::homeserver_url(),
     )
 }
 
@@ -187,7 +188,10 @@ fn failures(services: &Services, reason: &str) -> u64 {
         .render()
         .lines()
         .filter(|l| l.starts_with("sso_bridge_logins_failed_total{") && l.contains(&label))
-        .filter_map(|l| l.rsplit_once(' ').map(|(_, n)| n.trim().parse::<u64>().unwrap()))
+        .filter_map(|l| {
+            l.rsplit_once(' ')
+                .map(|(_, n)| n.trim().parse::<u64>().unwrap())
+        })
         .sum()
 }
 
@@ -353,7 +357,9 @@ async fn refused(change: impl FnOnce(&mut Spec, &str) -> Option<String>, reason:
     let before = failures(&services, reason);
     let (status, location) = post(&app, &cookie, &xml).await;
     assert!(
-        location.as_deref().is_none_or(|l| !l.contains("8101")),
+        location
+            .as_deref()
+            .is_none_or(|l| !l.starts_with(support::stand_in::homeserver_url())),
         "{reason}: the response must not reach the homeserver"
     );
     assert!(
@@ -377,11 +383,10 @@ async fn a_good_response_is_accepted_and_a_replay_is_refused() {
     let xml = build(&s);
     let (status, location) = post(&app, &cookie, &xml).await;
     assert_eq!(status, StatusCode::FOUND);
-    assert!(
-        location.unwrap().starts_with(
-            "http://127.0.0.1:8101/_matrix/client/v3/login/sso/redirect/oidc-university"
-        )
-    );
+    assert!(location.unwrap().starts_with(&format!(
+        "{}_matrix/client/v3/login/sso/redirect/oidc-university",
+        support::stand_in::homeserver_url()
+    )));
     // The same response again: its flow has moved on.
     let (status, _) = post(&app, &cookie, &xml).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -903,9 +908,10 @@ async fn idp_initiated_logins_are_accepted_only_when_enabled_and_only_once() {
         .unwrap()
         .to_owned();
     assert!(
-        location.starts_with(
-            "http://127.0.0.1:8101/_matrix/client/v3/login/sso/redirect/oidc-university"
-        ),
+        location.starts_with(&format!(
+            "{}_matrix/client/v3/login/sso/redirect/oidc-university",
+            support::stand_in::homeserver_url()
+        )),
         "{location}"
     );
     assert!(

@@ -6,4 +6,5 @@ pub mod database;
 pub mod login;
 pub mod matrix;
 pub mod spawn;
+pub mod stand_in;
 pub mod world;
