@@ -2,6 +2,8 @@
 //! `whoami` on the same machine in the same run; and memory under a flood of
 //! distinct random tokens. Run by `scripts/bench.sh` (release build, wrk).
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -9,6 +11,7 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::{Load, hello_world, mib, rss_kib};
 use support::browser::Browser;
 use support::login::{login, person};
 use support::world::{World, service_secret, world};
@@ -20,16 +23,10 @@ const SECONDS: u32 = 10;
 const CACHE_MAX_ENTRIES: u64 = 5_000;
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        eprintln!(
-            "token_validation: a benchmark; run scripts/bench.sh (or cargo bench --bench token_validation)"
-        );
+    if !common::is_bench_run("token_validation") {
         return;
     }
-    assert!(
-        Command::new("wrk").arg("--version").output().is_ok(),
-        "wrk is missing: scripts/bench.sh installs it"
-    );
+    common::assert_wrk_installed();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -37,27 +34,26 @@ fn main() {
     runtime.block_on(run(world()));
 }
 
-struct Load {
-    requests_per_second: f64,
-    p99_ms: f64,
-    non_2xx: u64,
-    requests: u64,
-}
-
 async fn run(w: &World) {
     eprintln!("bench: logging in alice (Engineering) for a real access token");
     let session = login(&Browser::new(), &person("alice", "eng"), None).await;
     let token = session.access_token;
-    // A bridge instance of its own: long cache lifetimes, a small cache bound.
+    // A bridge instance of its own: long cache lifetimes, a small cache bound,
+    // and logging at the production level (the tests' instances log at debug).
     let (bridge, mut child) = w
-        .start_extra_bridge(|config| {
-            config
-                .replace(
-                    "cache_ttl_seconds = 3",
-                    &format!("cache_ttl_seconds = 600\ncache_max_entries = {CACHE_MAX_ENTRIES}"),
-                )
-                .replace("inactive_ttl_seconds = 2", "inactive_ttl_seconds = 600")
-        })
+        .start_extra_bridge_with(
+            |config| {
+                config
+                    .replace(
+                        "cache_ttl_seconds = 3",
+                        &format!(
+                            "cache_ttl_seconds = 600\ncache_max_entries = {CACHE_MAX_ENTRIES}"
+                        ),
+                    )
+                    .replace("inactive_ttl_seconds = 2", "inactive_ttl_seconds = 600")
+            },
+            &[("SSO_BRIDGE_LOG", "info,sqlx=warn")],
+        )
         .await;
     let pid = child.id();
     let portal = basic("portal");
@@ -247,25 +243,6 @@ end
     }
 }
 
-/// The HTTP ceiling on this machine: actix-web answering "hello", with as many
-/// workers as the bridge (one per core), on a thread of this process.
-fn hello_world() -> u16 {
-    let port = support::spawn::free_port();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            actix_web::HttpServer::new(|| {
-                actix_web::App::new().route("/", actix_web::web::get().to(|| async { "hello" }))
-            })
-            .bind(("127.0.0.1", port))
-            .expect("bind the hello server")
-            .run()
-            .await
-        })
-    });
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    port
-}
-
 fn basic(service: &str) -> String {
     format!(
         "Basic {}",
@@ -287,96 +264,14 @@ fn post_script(dir: &std::path::Path, name: &str, auth: &str, body: &str) -> std
     path
 }
 
-/// Runs wrk (2 threads) and reads its figures.
+/// Runs wrk (2 threads, SECONDS long) and reads its figures.
 fn wrk(
     url: &str,
     headers: &[(&str, &str)],
     script: Option<&std::path::Path>,
     connections: u32,
 ) -> Load {
-    let mut command = Command::new("wrk");
-    command
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{SECONDS}s"),
-            "--latency",
-        ])
-        .args(["--timeout", "10s"]);
-    for (name, value) in headers {
-        command.arg("-H").arg(format!("{name}: {value}"));
-    }
-    if let Some(script) = script {
-        command.arg("-s").arg(script);
-    }
-    command.arg(url);
-    eprintln!("bench: wrk {url}");
-    let output = command.output().expect("run wrk");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "wrk failed: {text}");
-    let number_after = |label: &str| -> Option<String> {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .and_then(|l| {
-                l.trim_start()[label.len()..]
-                    .split_whitespace()
-                    .next()
-                    .map(str::to_owned)
-            })
-    };
-    let requests_per_second = number_after("Requests/sec:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in: {text}"));
-    let p99_ms = number_after("99%")
-        .map(|v| duration_ms(&v))
-        .unwrap_or(f64::NAN);
-    let non_2xx = number_after("Non-2xx or 3xx responses:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let requests = text
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Load {
-        requests_per_second,
-        p99_ms,
-        non_2xx,
-        requests,
-    }
-}
-
-/// wrk writes `812.00us`, `1.23ms` or `1.02s`.
-fn duration_ms(value: &str) -> f64 {
-    let split = value
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(split);
-    let number: f64 = number.parse().unwrap_or(f64::NAN);
-    match unit {
-        "us" => number / 1000.0,
-        "ms" => number,
-        "s" => number * 1000.0,
-        "m" => number * 60_000.0,
-        _ => f64::NAN,
-    }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
+    common::wrk(url, headers, script, connections, SECONDS)
 }
 
 async fn metric(bridge: &str, name: &str, labels: &str) -> f64 {

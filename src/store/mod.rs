@@ -76,6 +76,21 @@ impl Store {
             } else {
                 pool = pool.max_connections(8);
             }
+            // In-process: nothing to test before each use (sqlx's ping would be
+            // one more round trip to the connection's thread per query).
+            pool = pool.test_before_acquire(false);
+            // Per connection: in WAL mode, NORMAL syncs the WAL at checkpoints
+            // rather than at every commit (SQLite's advice for WAL; the default,
+            // FULL, costs a disk flush per write). The database stays consistent;
+            // a power loss may undo the last commits, not a process crash.
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
         }
         let pool = pool.connect_with(options).await?;
         if backend == Backend::Sqlite {

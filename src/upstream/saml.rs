@@ -339,7 +339,15 @@ struct Check {
 impl Check {
     /// Never lets a panic in the parser escape as anything but a refusal.
     fn run(&self, xml: &str, request_id: Option<&str>) -> Result<VerifiedAssertion, SamlError> {
-        let normalized = declare_dsig_on_encrypted_key_info(xml);
+        // One parse serves the namespace fix-up and the envelope checks (whose
+        // verdict is given only after the signature's, as before).
+        let (normalized, envelope) = match parse_response(xml) {
+            Ok(document) => (
+                declare_dsig_on_encrypted_key_info(xml, &document),
+                check_envelope(&document, &self.acs, &self.loaded.idp_entity_id),
+            ),
+            Err(e) => (None, Err(SamlError::NotXml(e.to_string()))),
+        };
         let xml = normalized.as_deref().unwrap_or(xml);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let assertion = match request_id {
@@ -352,7 +360,7 @@ impl Check {
                     .parse_xml_response(xml, None),
             }
             .map_err(rejection)?;
-            check_envelope(xml, &self.acs, &self.loaded.idp_entity_id)?;
+            envelope?;
             check_audience(&assertion, &self.entity_id)?;
             to_verified(
                 &assertion,
@@ -374,13 +382,10 @@ const XENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
 /// signature intact under exclusive canonicalization, which drops unused
 /// declarations; under any other canonicalization the signature check fails, so
 /// this can only ever refuse more. Returns `None` when nothing needs adding.
-fn declare_dsig_on_encrypted_key_info(xml: &str) -> Option<String> {
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: 50_000,
-        ..Default::default()
-    };
-    let document = roxmltree::Document::parse_with_options(xml, options).ok()?;
+fn declare_dsig_on_encrypted_key_info(
+    xml: &str,
+    document: &roxmltree::Document<'_>,
+) -> Option<String> {
     let mut insert_at = Vec::new();
     for node in document.descendants() {
         let is_target = node.is_element()
@@ -533,14 +538,21 @@ fn child<'a, 'i>(
     })
 }
 
-fn check_envelope(xml: &str, acs: &str, idp_entity_id: &str) -> Result<(), SamlError> {
+/// The response as the checks before and after the signature read it.
+fn parse_response(xml: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: 50_000,
         ..Default::default()
     };
-    let document = roxmltree::Document::parse_with_options(xml, options)
-        .map_err(|e| SamlError::NotXml(e.to_string()))?;
+    roxmltree::Document::parse_with_options(xml, options)
+}
+
+fn check_envelope(
+    document: &roxmltree::Document<'_>,
+    acs: &str,
+    idp_entity_id: &str,
+) -> Result<(), SamlError> {
     let root = document.root_element();
     let reject = |reason, detail: String| Err(SamlError::Rejected { reason, detail });
     let status = child(root, PROTOCOL_NS, "Status")
@@ -774,6 +786,10 @@ mod tests {
     use super::*;
 
     const RESPONSE_OPEN: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" InResponseTo="_req" Version="2.0" IssueInstant="2026-01-01T00:00:00Z">"#;
+
+    fn declare_dsig_on_encrypted_key_info(xml: &str) -> Option<String> {
+        super::declare_dsig_on_encrypted_key_info(xml, &parse_response(xml).unwrap())
+    }
 
     #[test]
     fn dsig_declaration_is_added_only_where_samael_needs_it() {
