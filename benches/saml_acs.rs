@@ -4,7 +4,7 @@
 //! responses, in this process, with the same parallelism; and next to two outside
 //! verifiers of the same responses, the `xmlsec1` command line and pysaml2
 //! (benches/saml/pysaml2_parse.py). Run by `scripts/bench.sh saml_acs` (release
-//! build); results and how to read them: docs/bench-saml-acs.md.
+//! build); results and how to read them: BENCHMARKS.md.
 //!
 //! Every response is distinct (its own AuthnRequest, flow, browser cookie,
 //! Response and Assertion IDs) and signed before the clock starts, with the test
