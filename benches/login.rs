@@ -57,15 +57,7 @@ const LOG_LEVEL: &str = "info,sqlx=warn";
 const HISTOGRAM: &str = "sso_bridge_http_request_duration_seconds";
 
 fn main() {
-    if !common::is_bench_run("login") {
-        return;
-    }
-    common::assert_wrk_installed();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(world()));
+    common::run_http_bench("login", || run(world()));
 }
 
 async fn run(w: &World) {

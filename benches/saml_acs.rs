@@ -41,8 +41,13 @@ use sso_bridge::flow::{self, BrowserSecret, Next};
 use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 
+#[path = "common/mod.rs"]
+mod common;
+#[path = "../tests/support/saml_config.rs"]
+mod saml_config;
+use saml_config::fixture;
+
 const IDP: &str = "https://idp.test/metadata";
-const BASE: &str = "http://127.0.0.1:8008/";
 const ACS: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/acs";
 const SP: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/metadata";
 const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion";
@@ -76,10 +81,7 @@ fn in_flight() -> usize {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        eprintln!(
-            "saml_acs: a benchmark; run scripts/bench.sh saml_acs (or cargo bench --bench saml_acs)"
-        );
+    if !common::is_bench_run("saml_acs") {
         return;
     }
     assert!(
@@ -355,41 +357,12 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn fixture(name: &str) -> PathBuf {
-    root().join("tests/fixtures/saml").join(name)
-}
-
 /// The same configuration as tests/saml_acs_checks.rs, on the bench's database.
 async fn services(database: String, homeserver: u16) -> Arc<Services> {
-    let text = format!(
-        r#"
-public_base_url = "{BASE}"
-database_url = "{database}"
-[secrets]
-encryption_key = "saml-bench-encryption-key-0123456789"
-[redirects]
-allowed_origins = ["https://app.example"]
-[[upstreams]]
-kind = "saml"
-id = "campus"
-metadata_file = "{metadata}"
-sp_private_key = {{ file = "{key}" }}
-sp_certificate_file = "{cert}"
-clock_skew_seconds = 60
-[[departments]]
-id = "eng"
-name = "Engineering"
-client_secret = "eng-client-secret-0123456789"
-upstream = "campus"
-upstream_params = {{ department = "eng" }}
-membership = {{ claim = "ou", any_of = ["eng"] }}
-localpart_template = "{{uid}}"
-display_name_template = "{{displayName}}"
-homeserver = {{ base_url = "http://127.0.0.1:{homeserver}/", server_name = "eng.test" }}
-"#,
-        metadata = fixture("idp-metadata.xml").display(),
-        key = fixture("sp.key").display(),
-        cert = fixture("sp.crt").display(),
+    let text = saml_config::saml_config(
+        "idp-metadata.xml",
+        &database,
+        &format!("http://127.0.0.1:{homeserver}/"),
     );
     let config = Config::parse(&text).expect("bench config");
     Services::start(config, Arc::new(SystemClock), Random::from_os())

@@ -23,15 +23,7 @@ const SECONDS: u32 = 10;
 const CACHE_MAX_ENTRIES: u64 = 5_000;
 
 fn main() {
-    if !common::is_bench_run("token_validation") {
-        return;
-    }
-    common::assert_wrk_installed();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(world()));
+    common::run_http_bench("token_validation", || run(world()));
 }
 
 async fn run(w: &World) {

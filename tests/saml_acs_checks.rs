@@ -26,47 +26,18 @@ use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 
 const IDP: &str = "https://idp.test/metadata";
-const BASE: &str = "http://127.0.0.1:8008/";
 const ACS: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/acs";
 const SP: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/metadata";
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/saml")
-        .join(name)
+    support::saml_config::fixture(name)
 }
 
 fn config(metadata: &str) -> String {
-    format!(
-        r#"
-public_base_url = "{BASE}"
-database_url = "sqlite::memory:"
-[secrets]
-encryption_key = "saml-tests-encryption-key-0123456789"
-[redirects]
-allowed_origins = ["https://app.example"]
-[[upstreams]]
-kind = "saml"
-id = "campus"
-metadata_file = "{metadata}"
-sp_private_key = {{ file = "{key}" }}
-sp_certificate_file = "{cert}"
-clock_skew_seconds = 60
-[[departments]]
-id = "eng"
-name = "Engineering"
-client_secret = "eng-client-secret-0123456789"
-upstream = "campus"
-upstream_params = {{ department = "eng" }}
-membership = {{ claim = "ou", any_of = ["eng"] }}
-localpart_template = "{{uid}}"
-display_name_template = "{{displayName}}"
-homeserver = {{ base_url = "{homeserver}", server_name = "eng.test" }}
-"#,
-        metadata = fixture(metadata).display(),
-        key = fixture("sp.key").display(),
-        cert = fixture("sp.crt").display(),
-        homeserver = support::stand_in::homeserver_url(),
+    support::saml_config::saml_config(
+        metadata,
+        "sqlite::memory:",
+        support::stand_in::homeserver_url(),
     )
 }
 

@@ -27,6 +27,20 @@ pub fn is_bench_run(name: &str) -> bool {
     false
 }
 
+/// The start of a benchmark that drives HTTP load against the real peers:
+/// nothing unless run with `--bench`, then wrk checked and `run` on a runtime.
+pub fn run_http_bench<F: std::future::Future<Output = ()>>(name: &str, run: impl FnOnce() -> F) {
+    if !is_bench_run(name) {
+        return;
+    }
+    assert_wrk_installed();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
 pub fn assert_wrk_installed() {
     assert!(
         Command::new("wrk").arg("--version").output().is_ok(),

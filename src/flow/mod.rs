@@ -39,6 +39,23 @@ pub mod origin {
     pub const HOMESERVER: &str = "homeserver";
 }
 
+/// A flow that has not expired, if it belongs to this browser.
+async fn browser_flow(
+    services: &crate::services::Services,
+    browser: &BrowserSecret,
+    flow_id: &str,
+) -> Result<crate::store::FlowRow, FlowError> {
+    let flow = services
+        .store
+        .flow(flow_id, services.now())
+        .await?
+        .ok_or(FlowError::Expired)?;
+    if flow.browser_hash != browser.hash() {
+        return Err(FlowError::WrongBrowser);
+    }
+    Ok(flow)
+}
+
 /// What the browser should see next.
 #[derive(Debug)]
 pub enum Next {

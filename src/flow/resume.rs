@@ -12,14 +12,7 @@ pub async fn resume(
     flow_id: &str,
     department: Option<&str>,
 ) -> Result<Next, FlowError> {
-    let flow = services
-        .store
-        .flow(flow_id, services.now())
-        .await?
-        .ok_or(FlowError::Expired)?;
-    if flow.browser_hash != browser.hash() {
-        return Err(FlowError::WrongBrowser);
-    }
+    let flow = super::browser_flow(services, browser, flow_id).await?;
     match flow.state.as_str() {
         // Refused before the university login: choose the department again.
         state::STARTED => {

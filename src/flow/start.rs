@@ -55,14 +55,7 @@ pub async fn choose_department(
     department: Option<&str>,
     email: Option<&str>,
 ) -> Result<Next, FlowError> {
-    let flow = services
-        .store
-        .flow(flow_id, services.now())
-        .await?
-        .ok_or(FlowError::Expired)?;
-    if flow.browser_hash != browser.hash() {
-        return Err(FlowError::WrongBrowser);
-    }
+    super::browser_flow(services, browser, flow_id).await?;
     let config = &services.config;
     let (department, hint) = match (department.filter(|d| !d.is_empty()), email) {
         (Some(id), _) => (

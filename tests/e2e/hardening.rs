@@ -20,6 +20,11 @@ introspection_failures = { per_second = 0.01, burst = 2 }
 trusted_proxies = ["127.0.0.1/32", "::1"]
 "#;
 
+/// A GET as if from `address`, through the trusted proxy (127.0.0.1).
+async fn get_from(client: &reqwest::Client, url: &str, address: &str) -> reqwest::Response {
+    client.get(url).headers(from(address)).send().await.unwrap()
+}
+
 fn from(address: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("x-forwarded-for", address.parse().unwrap());
@@ -41,24 +46,14 @@ async fn each_client_address_has_its_own_limit_and_is_told_when_to_come_back() {
 
     // Login starts: three from one address, then a page saying when to retry.
     for _ in 0..3 {
-        let r = client
-            .get(&start)
-            .headers(from("198.51.100.1"))
-            .send()
-            .await
-            .unwrap();
+        let r = get_from(&client, &start, "198.51.100.1").await;
         assert!(
             r.status().is_redirection() || r.status().is_success(),
             "{}",
             r.status()
         );
     }
-    let refused = client
-        .get(&start)
-        .headers(from("198.51.100.1"))
-        .send()
-        .await
-        .unwrap();
+    let refused = get_from(&client, &start, "198.51.100.1").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = refused.headers()["retry-after"]
         .to_str()
@@ -73,20 +68,10 @@ async fn each_client_address_has_its_own_limit_and_is_told_when_to_come_back() {
     );
     // The client cannot escape by prepending an address of its choice: the
     // nearest hop before the trusted proxy counts.
-    let spoofed = client
-        .get(&start)
-        .headers(from("203.0.113.77, 198.51.100.1"))
-        .send()
-        .await
-        .unwrap();
+    let spoofed = get_from(&client, &start, "203.0.113.77, 198.51.100.1").await;
     assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
     // Another address is not affected.
-    let other = client
-        .get(&start)
-        .headers(from("198.51.100.2"))
-        .send()
-        .await
-        .unwrap();
+    let other = get_from(&client, &start, "198.51.100.2").await;
     assert!(other.status().is_redirection(), "{}", other.status());
 
     // The bridge's POST /login shares the login limit, in Matrix JSON.

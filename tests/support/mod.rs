@@ -5,6 +5,7 @@ pub mod browser;
 pub mod database;
 pub mod login;
 pub mod matrix;
+pub mod saml_config;
 pub mod spawn;
 pub mod stand_in;
 pub mod world;
