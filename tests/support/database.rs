@@ -42,16 +42,27 @@ fn bin(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("PostgreSQL is not installed: run scripts/setup.sh"))
 }
 
-/// PostgreSQL refuses to run as root: run its programs as `postgres` then.
+/// PostgreSQL refuses to run as root: run its programs as `postgres` then, by
+/// switching user in the child itself (no `runuser` in between, so the server
+/// is our direct child and dies with the tests like every other peer).
 fn as_postgres(program: PathBuf) -> Command {
+    let mut command = Command::new(program);
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
-        command
-    } else {
-        Command::new(program)
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id")
+                .args([flag, "postgres"])
+                .output()
+                .expect("run id");
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("the postgres user (scripts/setup.sh installs PostgreSQL)")
+        };
+        std::os::unix::process::CommandExt::uid(&mut command, id("-u"));
+        std::os::unix::process::CommandExt::gid(&mut command, id("-g"));
     }
+    command
 }
 
 fn cluster() -> &'static Cluster {
@@ -151,19 +162,19 @@ impl Cluster {
     /// Stops the server (fast shutdown: open connections are cut) and waits for it.
     pub fn stop(&self) {
         if let Some(mut server) = self.server.lock().expect("lock").take() {
-            // pg_ctl, not a signal to our child: as root the child is `runuser`.
-            let stopped = as_postgres(bin("pg_ctl"))
-                .arg("-D")
-                .arg(self.dir.join("data"))
-                .args(["-m", "fast", "-w", "stop"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if stopped {
-                let _ = server.wait();
-            } else {
-                super::spawn::stop(&mut server);
+            // SIGINT is PostgreSQL's fast shutdown: open connections are cut.
+            // SAFETY: signalling our own child process.
+            unsafe {
+                libc::kill(server.id() as i32, libc::SIGINT);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !matches!(server.try_wait(), Ok(Some(_))) {
+                if Instant::now() > deadline {
+                    let _ = server.kill();
+                    let _ = server.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
     }
