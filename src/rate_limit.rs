@@ -19,6 +19,13 @@ struct Bucket {
     updated_ms: i64,
 }
 
+/// For log lines about refusals: one a minute, so a flood does not flood the
+/// log too (every refusal is still counted in the metrics).
+pub const LOG_ONCE_A_MINUTE: Rate = Rate {
+    per_second: 1.0 / 60.0,
+    burst: 1,
+};
+
 /// Refused: try again after this many seconds (at least 1, for `Retry-After`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub u64);

@@ -118,13 +118,25 @@ async fn by_address(
         Ok(()) => next.call(request).await,
         Err(retry) => {
             services.metrics.rate_limited(limited.name());
-            tracing::warn!(
-                limit = limited.name(),
-                retry_after = retry.0,
-                "client address over its rate limit"
-            );
+            log_refusal(&services, limited.name(), retry);
             Ok(request.into_response(refusal(limited, retry)))
         }
+    }
+}
+
+/// One warning a minute per limit; every refusal is in `rate_limited_total`.
+pub fn log_refusal(services: &Services, limit: &str, retry: RetryAfter) {
+    let once = services.address_limits.check(
+        services.clock.as_ref(),
+        &format!("log {limit}"),
+        crate::rate_limit::LOG_ONCE_A_MINUTE,
+    );
+    if once.is_ok() {
+        tracing::warn!(
+            limit,
+            retry_after = retry.0,
+            "client address over its rate limit (logged once a minute; see rate_limited_total)"
+        );
     }
 }
 

@@ -307,10 +307,15 @@ impl HttpError {
                 Some(5),
             ),
         };
-        if status.is_server_error() {
-            tracing::error!(error = %error, "token validation failed");
-        } else {
-            tracing::warn!(error = %error, "token validation refused");
+        match &error {
+            _ if status.is_server_error() => {
+                tracing::error!(error = %error, "token validation failed")
+            }
+            // Logged where they are decided, at most once a minute per caller.
+            IntrospectionError::RateLimited(_) | IntrospectionError::AddressRateLimited(_) => {
+                tracing::debug!(error = %error, "token validation refused")
+            }
+            _ => tracing::warn!(error = %error, "token validation refused"),
         }
         let description = match &error {
             IntrospectionError::HomeserverUnavailable { .. } => format!(

@@ -174,6 +174,7 @@ fn authenticate<'a>(
             .exhausted(services.clock.as_ref(), key, *rate)
     {
         services.metrics.rate_limited("introspection_failures");
+        address_limit::log_refusal(services, "introspection_failures", retry);
         return Err(IntrospectionError::AddressRateLimited(retry.0));
     }
     let result = client_credentials(authorization, client_id, client_secret)

@@ -52,6 +52,9 @@ pub struct Introspector {
     local: LocalCache,
     shared: Option<SharedCache>,
     limiter: RateLimiter,
+    /// One "rate-limited" log line per service a minute: a flood must not
+    /// flood the log too (every refusal is still counted in the metrics).
+    log_limiter: RateLimiter,
 }
 
 impl Introspector {
@@ -68,6 +71,7 @@ impl Introspector {
             local: LocalCache::new(config.introspection.cache_max_entries),
             shared,
             limiter: RateLimiter::new(config.introspection.clients.len().max(1)),
+            log_limiter: RateLimiter::new(config.introspection.clients.len().max(1)),
         })
     }
 
@@ -220,7 +224,13 @@ async fn fill(
         .limiter
         .check(services.clock.as_ref(), &client.id, rate)
         .map_err(|RetryAfter(seconds)| {
-            tracing::warn!(client = %client.id, "token look-ups rate-limited");
+            if introspector
+                .log_limiter
+                .check(services.clock.as_ref(), &client.id, crate::rate_limit::LOG_ONCE_A_MINUTE)
+                .is_ok()
+            {
+                tracing::warn!(client = %client.id, "token look-ups rate-limited (logged once a minute; see token_validations_total)");
+            }
             IntrospectionError::RateLimited(seconds)
         })?;
     services.metrics.token_lookup(&client.id, "homeserver");

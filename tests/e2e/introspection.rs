@@ -383,6 +383,15 @@ async fn a_flood_of_random_tokens_is_rate_limited_per_service() {
     // Other services are not affected.
     let body = active(&w.bridge_url, "random", &random_token(), Some("phys.test")).await;
     assert_eq!(body["active"], false);
+    // The flood does not flood the log: one warning for the 21 refusals.
+    let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
+    let warnings = log
+        .lines()
+        .filter(|l| {
+            l.contains("WARN") && l.contains("rate-limited") && l.contains("client=flooder")
+        })
+        .count();
+    assert_eq!(warnings, 1, "one rate-limit warning a minute per service");
 }
 
 async fn forward_auth(
