@@ -620,14 +620,7 @@ fn public_urls_lead_through_the_load_balancer() {
                 .any(|a| Some(a.as_str()) == public.host_str())
         })
         .expect("a service answers for the public base URL");
-    let trusted: Vec<&str> = raw
-        .get("rate_limits")
-        .and_then(|r| r.get("trusted_proxies"))
-        .and_then(toml::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(toml::Value::as_str)
-        .collect();
+    let trusted: Vec<&str> = strings_at(&raw, "rate_limits", "trusted_proxies");
     assert!(
         !service.addresses.is_empty()
             && service
@@ -780,14 +773,7 @@ fn keycloak_realm_has_the_bridges_clients_and_members() {
             sent_as.iter().any(|n| n == claim),
             "department {id:?} checks {claim:?}, but Keycloak sends `department` to {upstream:?} as {sent_as:?}"
         );
-        let any_of: Vec<&str> = department
-            .get("membership")
-            .and_then(|m| m.get("any_of"))
-            .and_then(toml::Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(toml::Value::as_str)
-            .collect();
+        let any_of: Vec<&str> = strings_at(department, "membership", "any_of");
         assert!(
             users.iter().any(|u| u["attributes"]["department"]
                 .as_array()
@@ -882,4 +868,16 @@ fn dockerfile_copies_what_the_build_reads() {
         missing.is_empty(),
         "the Dockerfile's build stage does not COPY {missing:?}, which `cargo build` reads (it copies {copied:?})"
     );
+}
+
+/// The strings of the array at `table.key`, or none.
+fn strings_at<'a>(value: &'a toml::Value, table: &str, key: &str) -> Vec<&'a str> {
+    value
+        .get(table)
+        .and_then(|t| t.get(key))
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_str)
+        .collect()
 }

@@ -25,6 +25,19 @@ async fn get_from(client: &reqwest::Client, url: &str, address: &str) -> reqwest
     client.get(url).headers(from(address)).send().await.unwrap()
 }
 
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Where a Matrix client starts a login at the bridge instance `bridge`.
+fn start_on(w: &crate::support::world::World, bridge: &str, idp: Option<&str>) -> String {
+    start_url(w, idp, TRUSTED_CLIENT).replace(&w.bridge_url, bridge)
+}
+
 fn from(address: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("x-forwarded-for", address.parse().unwrap());
@@ -38,11 +51,8 @@ async fn each_client_address_has_its_own_limit_and_is_told_when_to_come_back() {
     let (bridge, mut process) = w
         .start_extra_bridge(|c| c.replace(GENEROUS_RATE_LIMITS, TIGHT_RATE_LIMITS))
         .await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let start = start_url(w, None, TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+    let client = no_redirects();
+    let start = start_on(w, &bridge, None);
 
     // Login starts: three from one address, then a page saying when to retry.
     for _ in 0..3 {
@@ -325,7 +335,7 @@ async fn a_homeserver_that_is_down_gets_a_clear_page_and_the_login_goes_on_when_
 
     // Down before the university login: said at once, nothing else asked of the user.
     let browser = Browser::new();
-    let start = start_url(w, Some("eng"), TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+    let start = start_on(w, &bridge, Some("eng"));
     let page = browser.get(&start).await;
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(page.title(), title);
@@ -406,11 +416,8 @@ async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
                 .join("\n")
         })
         .await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let start = start_url(w, None, TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+    let client = no_redirects();
+    let start = start_on(w, &bridge, None);
     let get = |url: String| {
         let client = client.clone();
         async move { client.get(url).send().await.unwrap() }
@@ -584,7 +591,7 @@ async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_
         })
         .await;
     assert_eq!(bridge, w.login_bridge_url());
-    let start = start_url(w, Some("eng"), TRUSTED_CLIENT).replace(&w.bridge_url, &bridge);
+    let start = start_on(w, &bridge, Some("eng"));
     let page = Browser::new().get(&start).await;
     assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.body);
     assert_eq!(
