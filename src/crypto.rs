@@ -2,6 +2,7 @@
 //! comparison, PKCE, per-flow key derivation and sealing.
 
 use base64::Engine;
+use base64::engine::GeneralPurpose;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -49,6 +50,7 @@ pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
 /// encoded as base64 text for a TEXT column.
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    encoding: &'static GeneralPurpose,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,15 @@ impl Sealer {
     pub fn new(key: [u8; 32]) -> Self {
         Self {
             cipher: XChaCha20Poly1305::new(&key.into()),
+            encoding: &STANDARD,
+        }
+    }
+
+    /// The same, encoded for URLs and form fields (URL-safe base64, no padding).
+    pub fn for_urls(key: [u8; 32]) -> Self {
+        Self {
+            cipher: XChaCha20Poly1305::new(&key.into()),
+            encoding: &URL_SAFE_NO_PAD,
         }
     }
 
@@ -71,11 +82,11 @@ impl Sealer {
             .unwrap_or_else(|_| unreachable!("encryption of in-memory data does not fail"));
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
-        STANDARD.encode(out)
+        self.encoding.encode(out)
     }
 
     pub fn open(&self, sealed: &str) -> Result<Vec<u8>, OpenError> {
-        let bytes = STANDARD.decode(sealed).map_err(|_| OpenError)?;
+        let bytes = self.encoding.decode(sealed).map_err(|_| OpenError)?;
         if bytes.len() < 24 {
             return Err(OpenError);
         }

@@ -14,6 +14,7 @@ pub mod homeserver_config;
 pub mod http;
 pub mod identity;
 pub mod introspection;
+pub mod logging;
 pub mod metrics;
 pub mod provider;
 pub mod random;

@@ -109,23 +109,6 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     })
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SSO_BRIDGE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let json = std::env::var("SSO_BRIDGE_LOG_FORMAT").is_ok_and(|f| f == "json");
-    // Colours only for a person at a terminal, never in log files.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -222,7 +205,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_logging();
+            sso_bridge::logging::init();
             run(async move {
                 let store = Store::connect(&config.database_url).await?;
                 store.migrate().await?;
@@ -235,7 +218,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            init_logging();
+            sso_bridge::logging::init();
             run(async move {
                 let services =
                     Services::start(config, Arc::new(SystemClock), Random::from_os()).await?;

@@ -135,9 +135,10 @@ impl Metrics {
         self.failed.with_label_values(&[reason, department]).inc();
     }
 
-    pub fn request(&self, route: &str, status: u16, seconds: f64) {
+    /// `status` as its three digits.
+    pub fn request(&self, route: &str, status: &str, seconds: f64) {
         self.request_seconds
-            .with_label_values(&[route, &status.to_string()])
+            .with_label_values(&[route, status])
             .observe(seconds);
     }
 

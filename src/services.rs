@@ -25,6 +25,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// Seals data at rest (signing keys) with the configured encryption key.
     pub sealer: Sealer,
+    /// Seals logins that have not chosen a department yet (`flow::pending`).
+    pub pending_flows: Sealer,
     /// Back-channel HTTP client (no redirects followed).
     pub http: reqwest::Client,
     /// Token validation for university services, with its cache.
@@ -57,6 +59,10 @@ impl Services {
         let upstreams = Upstreams::load(&config, http.clone()).await?;
         let introspector = Introspector::new(&config)?;
         let config_max_tracked = config.rate_limits.max_tracked_addresses;
+        let pending_flows = Sealer::for_urls(derive_key(
+            config.encryption_key.expose().as_bytes(),
+            "sso-bridge pending flow v1",
+        ));
         Ok(Arc::new(Self {
             config,
             store,
@@ -66,6 +72,7 @@ impl Services {
             keys,
             metrics: Metrics::new(),
             sealer,
+            pending_flows,
             http,
             introspector,
             address_limits: RateLimiter::new(config_max_tracked),

@@ -12,7 +12,7 @@ use actix_web::body::MessageBody;
 use actix_web::cookie::Cookie;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{App, test, web};
+use actix_web::{test, web};
 use sso_bridge::clock::MockClock;
 use sso_bridge::config::Config;
 use sso_bridge::crypto::{hash_secret, pkce_s256};
@@ -88,15 +88,61 @@ where
 async fn app(
     services: &Arc<Services>,
 ) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
-    test::init_service(
-        App::new()
-            .app_data(web::Data::from(services.clone()))
-            .wrap(actix_web::middleware::from_fn(
-                sso_bridge::http::security_headers,
-            ))
-            .configure(sso_bridge::http::routes),
+    test::init_service(sso_bridge::http::app(web::Data::from(services.clone()))).await
+}
+
+/// A POST of the picker's form.
+fn choose(flow: &str, cookie: &Cookie<'static>) -> Request {
+    test::TestRequest::post()
+        .uri("/_sso_bridge/pick")
+        .cookie(cookie.clone())
+        .set_form([("flow", flow), ("department", "eng")])
+        .to_request()
+}
+
+#[actix_web::test]
+async fn a_login_at_the_picker_is_sealed_in_its_url_and_stored_only_once_a_department_is_chosen() {
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let services = services(clock).await;
+    let app = app(&services).await;
+    let (picker_path, cookie) = start_login(&app).await;
+    let flow = picker_path.split("flow=").nth(1).unwrap().to_owned();
+    let stored = || async {
+        sso_bridge::store::debug_dump(&services.store)
+            .await
+            .unwrap()
+    };
+    assert!(!flow.contains("app.example"), "the redirect URL is sealed");
+    assert!(
+        !stored().await.contains("https://app.example/cb"),
+        "a login start writes no row"
+    );
+
+    // A tampered login is refused like an expired one.
+    let mut tampered = flow.clone().into_bytes();
+    tampered[30] = if tampered[30] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let response = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri(&format!("/_sso_bridge/pick?flow={tampered}"))
+            .cookie(cookie.clone())
+            .to_request(),
     )
-    .await
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // Choosing writes the row. Nothing answers upstream here, so the answer is
+    // an error page, but choosing again (the back button) reaches the same
+    // point: the row is found, not refused as a replay or a stranger's.
+    let first = test::call_service(&app, choose(&flow, &cookie)).await;
+    assert!(stored().await.contains("https://app.example/cb"));
+    let again = test::call_service(&app, choose(&flow, &cookie)).await;
+    assert_eq!(again.status(), first.status());
+    // Another browser with the same URL gets nowhere.
+    let stranger = Cookie::new("sso_bridge_browser", "A".repeat(43));
+    let response = test::call_service(&app, choose(&flow, &stranger)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
 #[actix_web::test]
@@ -238,7 +284,11 @@ async fn nothing_secret_is_stored_in_clear() {
     let clock = Arc::new(MockClock::at_unix(1_800_000_000));
     let services = services(clock).await;
     let app = app(&services).await;
-    let (_, cookie) = start_login(&app).await;
+    let (picker_path, cookie) = start_login(&app).await;
+    // The flow's row is written when the department is chosen (whatever
+    // happens next: no IdP or homeserver answers here).
+    let flow = picker_path.split("flow=").nth(1).unwrap().to_owned();
+    test::call_service(&app, choose(&flow, &cookie)).await;
     let dump = sso_bridge::store::debug_dump(&services.store)
         .await
         .unwrap();

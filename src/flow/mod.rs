@@ -2,13 +2,16 @@
 //! started → (department chosen) upstream → authenticated → authorized → completed.
 //!
 //! A flow is a database row plus a browser cookie; every step checks both, and
-//! every transition is a compare-and-set so no step can run twice.
+//! every transition is a compare-and-set so no step can run twice. Until the
+//! department is chosen, the row is not written yet: the login travels sealed
+//! in the picker's URL (`pending`).
 
 mod authorize;
 mod browser;
 mod client_redirect;
 mod complete;
 mod error;
+mod pending;
 mod resume;
 mod start;
 mod upstream;
@@ -19,7 +22,7 @@ pub use client_redirect::{ClientRedirect, RedirectUrlError};
 pub use complete::complete;
 pub use error::FlowError;
 pub use resume::resume;
-pub use start::{StartRequest, choose_department, start};
+pub use start::{StartRequest, check_picker, choose_department, start};
 pub use upstream::{CallbackParams, oidc_callback, saml_acs};
 
 use url::Url;
@@ -59,8 +62,8 @@ async fn browser_flow(
 /// What the browser should see next.
 #[derive(Debug)]
 pub enum Next {
-    /// Show the department picker for this flow.
-    Picker { flow_id: String },
+    /// Show the department picker for this login (sealed, see `pending`).
+    Picker { flow: String },
     /// Send the browser on.
     Redirect(Url),
     /// The client's origin is not on the allow-list: ask before handing over the token.

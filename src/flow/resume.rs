@@ -1,6 +1,7 @@
 //! Trying again after the department's homeserver did not answer: the flow
 //! was kept, so the user goes on from where they were, not from the start.
 
+use super::pending::PendingFlow;
 use super::{BrowserSecret, FlowError, Next, origin, state, upstream};
 use crate::config::Department;
 use crate::services::Services;
@@ -14,10 +15,16 @@ pub async fn resume(
 ) -> Result<Next, FlowError> {
     let flow = super::browser_flow(services, browser, flow_id).await?;
     match flow.state.as_str() {
-        // Refused before the university login: choose the department again.
-        state::STARTED => {
-            super::choose_department(services, browser, flow_id, department, None).await
-        }
+        // Refused before the university login: on to the department's IdP,
+        // or back to the picker.
+        state::STARTED => match department.and_then(|id| services.config.department(id)) {
+            Some(department) => {
+                super::start::go_upstream(services, browser, flow_id, department, None).await
+            }
+            None => Ok(Next::Picker {
+                flow: PendingFlow::from_row(&flow).seal(services),
+            }),
+        },
         // Refused after it: straight on to the homeserver.
         state::AUTHENTICATED if flow.origin == origin::CLIENT => {
             upstream::hand_to_homeserver(services, &flow).await

@@ -1,7 +1,9 @@
 //! Starting a login from a Matrix client, and choosing the department.
 
+use super::pending::PendingFlow;
 use super::resume::ensure_homeserver_up;
 use super::{BrowserSecret, ClientRedirect, FlowError, Next, origin, state, upstream};
+use crate::config::Department;
 use crate::services::Services;
 use crate::store::NewFlow;
 
@@ -13,8 +15,9 @@ pub struct StartRequest<'a> {
     pub login_hint: Option<&'a str>,
 }
 
-/// `GET /login/sso/redirect[/{idpId}]`: checks the redirect URL, creates the flow,
-/// and goes to the picker, or straight upstream when the department is known.
+/// `GET /login/sso/redirect[/{idpId}]`: checks the redirect URL and goes to the
+/// picker with the login sealed in its URL (nothing is stored yet), or straight
+/// upstream when the department is known.
 pub async fn start(
     services: &Services,
     browser: &BrowserSecret,
@@ -33,29 +36,46 @@ pub async fn start(
             .filter(|hint| hint.contains('@'))
             .and_then(|hint| config.department_for_email(hint)),
     };
-    let flow_id = new_client_flow(services, browser, redirect.as_str()).await?;
-    tracing::info!(flow = %flow_id, department = ?department.map(|d| &d.id), "login started");
+    services.metrics.login_started(None);
+    let pending = PendingFlow::start(services, browser, redirect.as_str());
     match department {
         Some(department) => {
-            ensure_homeserver_up(services, department, &flow_id).await?;
-            Ok(Next::Redirect(
-                upstream::begin(services, browser, &flow_id, department, request.login_hint)
-                    .await?,
-            ))
+            store_flow(services, browser, &pending).await?;
+            go_upstream(
+                services,
+                browser,
+                &pending.id,
+                department,
+                request.login_hint,
+            )
+            .await
         }
-        None => Ok(Next::Picker { flow_id }),
+        None => Ok(Next::Picker {
+            flow: pending.seal(services),
+        }),
     }
 }
 
+/// `GET /pick`: the picker may be shown for `flow` (a sealed login of this
+/// browser that has not expired). Nothing is read from the database.
+pub fn check_picker(
+    services: &Services,
+    browser: &BrowserSecret,
+    flow: &str,
+) -> Result<(), FlowError> {
+    PendingFlow::open(services, browser, flow).map(drop)
+}
+
 /// The picker's answer: a department id, or an e-mail address routed by domain.
+/// `flow` is the sealed login the picker was shown for.
 pub async fn choose_department(
     services: &Services,
     browser: &BrowserSecret,
-    flow_id: &str,
+    flow: &str,
     department: Option<&str>,
     email: Option<&str>,
 ) -> Result<Next, FlowError> {
-    super::browser_flow(services, browser, flow_id).await?;
+    let pending = PendingFlow::open(services, browser, flow)?;
     let config = &services.config;
     let (department, hint) = match (department.filter(|d| !d.is_empty()), email) {
         (Some(id), _) => (
@@ -72,13 +92,25 @@ pub async fn choose_department(
         ),
         (None, None) => {
             return Ok(Next::Picker {
-                flow_id: flow_id.to_owned(),
+                flow: flow.to_owned(),
             });
         }
     };
+    store_flow(services, browser, &pending).await?;
+    go_upstream(services, browser, &pending.id, department, hint).await
+}
+
+/// Sends a stored flow to its department's IdP, once its homeserver answers.
+pub(super) async fn go_upstream(
+    services: &Services,
+    browser: &BrowserSecret,
+    flow_id: &str,
+    department: &Department,
+    login_hint: Option<&str>,
+) -> Result<Next, FlowError> {
     ensure_homeserver_up(services, department, flow_id).await?;
     Ok(Next::Redirect(
-        upstream::begin(services, browser, flow_id, department, hint).await?,
+        upstream::begin(services, browser, flow_id, department, login_hint).await?,
     ))
 }
 
@@ -90,27 +122,44 @@ fn email_domain(email: &str) -> String {
         .to_owned()
 }
 
-/// A new flow that will end at a Matrix client's `redirect_url`.
+/// The row of a client's login, written when it leaves the picker. Choosing
+/// twice (the back button) finds the row already there, which must then be
+/// this browser's.
+async fn store_flow(
+    services: &Services,
+    browser: &BrowserSecret,
+    pending: &PendingFlow,
+) -> Result<(), FlowError> {
+    let inserted = services
+        .store
+        .insert_flow_if_absent(NewFlow {
+            id: &pending.id,
+            browser_hash: &pending.browser_hash,
+            origin: origin::CLIENT,
+            redirect_url: Some(&pending.redirect_url),
+            department: None,
+            state: state::STARTED,
+            now: pending.started_at,
+            expires_at: pending.expires_at,
+        })
+        .await?;
+    if inserted {
+        tracing::info!(flow = %pending.id, "login started");
+    } else {
+        super::browser_flow(services, browser, &pending.id).await?;
+    }
+    Ok(())
+}
+
+/// A new flow that will end at a Matrix client's `redirect_url`, stored now
+/// (an IdP-initiated login, which has no picker).
 pub(super) async fn new_client_flow(
     services: &Services,
     browser: &BrowserSecret,
     redirect_url: &str,
 ) -> Result<String, FlowError> {
-    let flow_id = services.random.id();
-    let now = services.now();
-    services
-        .store
-        .insert_flow(NewFlow {
-            id: &flow_id,
-            browser_hash: &browser.hash(),
-            origin: origin::CLIENT,
-            redirect_url: Some(redirect_url),
-            department: None,
-            state: state::STARTED,
-            now,
-            expires_at: now + services.config.lifetimes.flow,
-        })
-        .await?;
     services.metrics.login_started(None);
-    Ok(flow_id)
+    let pending = PendingFlow::start(services, browser, redirect_url);
+    store_flow(services, browser, &pending).await?;
+    Ok(pending.id)
 }

@@ -116,7 +116,7 @@ pub async fn security_headers(
             .unwrap_or_else(|| "unmatched".to_owned());
         services.metrics.request(
             &route,
-            response.status().as_u16(),
+            response.status().as_str(),
             started.elapsed().as_secs_f64(),
         );
     }

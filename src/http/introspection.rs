@@ -1,7 +1,7 @@
 //! Token validation for university services: RFC 7662 introspection, and
 //! forward-auth for reverse proxies (nginx `auth_request`, Traefik, Caddy).
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +15,16 @@ use crate::services::Services;
 /// The header a reverse proxy authenticates itself with on forward-auth
 /// (`Authorization` carries the user's token there).
 pub const FORWARD_AUTH_CLIENT_HEADER: &str = "X-SSO-Bridge-Client";
-/// A homeserver hint, from the proxy's config or the client.
-const HOMESERVER_HINT_HEADER: &str = "X-Matrix-Homeserver";
+static X_SSO_BRIDGE_CLIENT: HeaderName = HeaderName::from_static("x-sso-bridge-client");
+
+// The user, for the proxy to pass on (names parsed once, not per request).
+static X_MATRIX_USER_ID: HeaderName = HeaderName::from_static("x-matrix-user-id");
+static X_MATRIX_LOCALPART: HeaderName = HeaderName::from_static("x-matrix-localpart");
+/// Also the homeserver hint a proxy or client may send.
+static X_MATRIX_HOMESERVER: HeaderName = HeaderName::from_static("x-matrix-homeserver");
+static X_MATRIX_DEVICE_ID: HeaderName = HeaderName::from_static("x-matrix-device-id");
+static X_MATRIX_DEPARTMENT: HeaderName = HeaderName::from_static("x-matrix-department");
+static REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
 
 #[derive(Debug, Deserialize)]
 pub struct IntrospectForm {
@@ -60,7 +68,7 @@ pub async fn introspect(
     let client = authenticate(
         &services,
         &request,
-        header_str(&request, header::AUTHORIZATION.as_str()),
+        header_str(&request, &header::AUTHORIZATION),
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )
@@ -99,7 +107,7 @@ pub async fn forward_auth(
     request: HttpRequest,
     query: web::Query<ForwardAuthQuery>,
 ) -> Result<HttpResponse, HttpError> {
-    let proxy = header_str(&request, FORWARD_AUTH_CLIENT_HEADER).ok_or_else(|| {
+    let proxy = header_str(&request, &X_SSO_BRIDGE_CLIENT).ok_or_else(|| {
         HttpError::from_introspection(IntrospectionError::InvalidClient(format!(
             "the proxy must send its client credentials in {FORWARD_AUTH_CLIENT_HEADER}"
         )))
@@ -107,7 +115,7 @@ pub async fn forward_auth(
     })?;
     let client = authenticate(&services, &request, Some(proxy), None, None)
         .map_err(|e| HttpError::from_introspection(e).for_forward_auth())?;
-    let token = header_str(&request, header::AUTHORIZATION.as_str())
+    let token = header_str(&request, &header::AUTHORIZATION)
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or_default();
@@ -117,26 +125,33 @@ pub async fn forward_auth(
     let hint = query
         .homeserver
         .as_deref()
-        .or_else(|| header_str(&request, HOMESERVER_HINT_HEADER));
+        .or_else(|| header_str(&request, &X_MATRIX_HOMESERVER));
     let verdict = introspection::introspect(&services, client, token, hint)
         .await
         .map_err(|e| HttpError::from_introspection(e).for_forward_auth())?;
     match verdict {
         Verdict::Active(active) if !active.holder.is_guest => {
-            let mut response = HttpResponse::Ok();
-            response
+            let mut response = HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header(("X-Matrix-User-Id", active.holder.user_id.as_str()))
-                .insert_header(("X-Matrix-Localpart", active.localpart()))
-                .insert_header(("X-Matrix-Homeserver", active.homeserver.as_str()))
-                .insert_header(("Remote-User", active.holder.user_id.as_str()));
-            if let Some(device) = &active.holder.device_id {
-                response.insert_header(("X-Matrix-Device-Id", device.as_str()));
+                .finish();
+            let user_id = active.holder.user_id.as_str();
+            let values = [
+                (&X_MATRIX_USER_ID, Some(user_id)),
+                (&X_MATRIX_LOCALPART, Some(active.localpart())),
+                (&X_MATRIX_HOMESERVER, Some(active.homeserver.as_str())),
+                (&REMOTE_USER, Some(user_id)),
+                (&X_MATRIX_DEVICE_ID, active.holder.device_id.as_deref()),
+                (&X_MATRIX_DEPARTMENT, active.department.as_deref()),
+            ];
+            let headers = response.headers_mut();
+            for (name, value) in values {
+                // Values come from the homeserver and the config; one that is
+                // not a valid header value is left out rather than mangled.
+                if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                    headers.insert(name.clone(), value);
+                }
             }
-            if let Some(department) = &active.department {
-                response.insert_header(("X-Matrix-Department", department.as_str()));
-            }
-            Ok(response.finish())
+            Ok(response)
         }
         _ => Ok(unauthorized("invalid_token")),
     }
@@ -177,6 +192,13 @@ fn authenticate<'a>(
         address_limit::log_refusal(services, "introspection_failures", retry);
         return Err(IntrospectionError::AddressRateLimited(retry.0));
     }
+    if let (Some(header), None, None) = (authorization, client_id, client_secret)
+        && let Some(client) = services
+            .introspector
+            .client_by_basic_header(&services.config, header)
+    {
+        return Ok(client);
+    }
     let result = client_credentials(authorization, client_id, client_secret)
         .map_err(|e| IntrospectionError::InvalidClient(e.description()))
         .and_then(|(id, secret)| introspection::authenticate(&services.config, &id, &secret));
@@ -191,6 +213,6 @@ fn authenticate<'a>(
     result
 }
 
-fn header_str<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+fn header_str<'a>(request: &'a HttpRequest, name: &HeaderName) -> Option<&'a str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }

@@ -98,10 +98,9 @@ pub async fn sso_redirect_with_idp(
     services: web::Data<Services>,
     request: HttpRequest,
     query: web::Query<RedirectQuery>,
-    path: web::Path<(String, String)>,
+    idp: web::Path<String>,
 ) -> Result<HttpResponse, HttpError> {
-    let (_version, idp) = path.into_inner();
-    sso_redirect(services, request, query, Some(idp)).await
+    sso_redirect(services, request, query, Some(idp.into_inner())).await
 }
 
 pub async fn sso_redirect_picker(
@@ -110,6 +109,16 @@ pub async fn sso_redirect_picker(
     query: web::Query<RedirectQuery>,
 ) -> Result<HttpResponse, HttpError> {
     sso_redirect(services, request, query, None).await
+}
+
+/// The client-server API version in the request's path (`r0` or `v3`; routes
+/// exist for these two only).
+pub fn client_api_version(request: &HttpRequest) -> &'static str {
+    if request.path().starts_with("/_matrix/client/r0/") {
+        "r0"
+    } else {
+        "v3"
+    }
 }
 
 /// Anything else under `/_matrix`: the Matrix way of saying "not here".

@@ -26,6 +26,8 @@ mod upstream;
 
 use std::sync::Arc;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
@@ -76,67 +78,153 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             HttpError::page(StatusCode::BAD_REQUEST, "This address is not valid", format!("The address is missing something or has a wrong value ({e}). Start again from your Matrix app.")).into()
         }
     }))
-    // Token validation for university services: the hottest paths, so first
-    // (routes are tried in order; these match without a regex).
+    // Token validation for university services: the hottest paths, so first.
+    // Routes are tried in order and a route with a `{…}` segment is matched
+    // with a regex, so every static route comes before every dynamic one.
     .service(web::resource("/_sso_bridge/introspect").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(introspection::introspect)))
-    .route("/_sso_bridge/forward-auth", web::get().to(introspection::forward_auth))
-    // Matrix front door.
-    .route("/_matrix/client/versions", web::get().to(matrix::versions))
-    .route("/.well-known/matrix/client", web::get().to(matrix::well_known))
-    .service(
-        web::resource("/_matrix/client/{version:r0|v3}/login")
-            .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
-            .route(web::get().to(matrix::login_flows))
-            .route(web::post().to(token_login::login).wrap(from_fn(address_limit::matrix_login))),
+    .route("/_sso_bridge/forward-auth", web::get().to(introspection::forward_auth));
+    // Matrix front door, spelled out per API version (no regex on the way to it).
+    for version in ["v3", "r0"] {
+        let client = |rest: &str| format!("/_matrix/client/{version}/{rest}");
+        cfg.service(
+            web::resource(client("login"))
+                .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+                .route(web::get().to(matrix::login_flows))
+                .route(
+                    web::post()
+                        .to(token_login::login)
+                        .wrap(from_fn(address_limit::matrix_login)),
+                ),
+        )
+        .route(
+            &client("login/sso/redirect"),
+            web::get()
+                .to(matrix::sso_redirect_picker)
+                .wrap(from_fn(address_limit::login)),
+        );
+    }
+    cfg.route("/_matrix/client/versions", web::get().to(matrix::versions))
+        .route(
+            "/.well-known/matrix/client",
+            web::get().to(matrix::well_known),
+        )
+        // The login flow's own pages.
+        .route("/_sso_bridge/pick", web::get().to(picker::show))
+        .service(
+            web::resource("/_sso_bridge/pick")
+                .app_data(form_error(MAX_FORM_BYTES, true))
+                .route(
+                    web::post()
+                        .to(picker::choose)
+                        .wrap(from_fn(address_limit::login)),
+                ),
+        )
+        .route("/_sso_bridge/complete", web::get().to(complete::complete))
+        .route(
+            "/_sso_bridge/resume",
+            web::get()
+                .to(resume::resume)
+                .wrap(from_fn(address_limit::login)),
+        )
+        // The OpenID Provider for the departments' homeservers.
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(provider::discovery),
+        )
+        .route("/_sso_bridge/op/jwks.json", web::get().to(provider::jwks))
+        .route(
+            "/_sso_bridge/op/authorize",
+            web::get().to(provider::authorize),
+        )
+        .service(
+            web::resource("/_sso_bridge/op/token")
+                .app_data(form_error(MAX_FORM_BYTES, false))
+                .route(
+                    web::post()
+                        .to(provider::token)
+                        .wrap(from_fn(address_limit::token)),
+                ),
+        )
+        .route(
+            "/_sso_bridge/op/userinfo",
+            web::route().to(provider::userinfo),
+        )
+        // Demo, operations.
+        .route("/_sso_bridge/demo", web::get().to(demo::demo))
+        .route(
+            "/_matrix/static/client/login/",
+            web::get().to(fallback::fallback),
+        )
+        .route(
+            "/favicon.ico",
+            web::get().to(|| async { actix_web::HttpResponse::NoContent().finish() }),
+        )
+        .route("/health", web::get().to(ops::health))
+        .route("/ready", web::get().to(ops::ready))
+        .route("/metrics", web::get().to(ops::metrics));
+    // Dynamic routes, last.
+    for version in ["v3", "r0"] {
+        cfg.route(
+            &format!("/_matrix/client/{version}/login/sso/redirect/{{idp}}"),
+            web::get()
+                .to(matrix::sso_redirect_with_idp)
+                .wrap(from_fn(address_limit::login)),
+        );
+    }
+    cfg.route(
+        "/_sso_bridge/upstream/oidc/{upstream}/callback",
+        web::get()
+            .to(upstream::oidc_callback)
+            .wrap(from_fn(address_limit::login)),
     )
-    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect", web::get().to(matrix::sso_redirect_picker).wrap(from_fn(address_limit::login)))
-    .route("/_matrix/client/{version:r0|v3}/login/sso/redirect/{idp}", web::get().to(matrix::sso_redirect_with_idp).wrap(from_fn(address_limit::login)))
-    // The login flow's own pages.
-    .route("/_sso_bridge/pick", web::get().to(picker::show))
-    .service(web::resource("/_sso_bridge/pick").app_data(form_error(MAX_FORM_BYTES, true)).route(web::post().to(picker::choose).wrap(from_fn(address_limit::login))))
-    .route("/_sso_bridge/upstream/oidc/{upstream}/callback", web::get().to(upstream::oidc_callback).wrap(from_fn(address_limit::login)))
     .service(
         web::resource("/_sso_bridge/upstream/saml/{upstream}/acs")
             .app_data(form_error(MAX_SAML_RESPONSE_BYTES, true))
-            .route(web::post().to(upstream::saml_acs).wrap(from_fn(address_limit::saml_acs))),
+            .route(
+                web::post()
+                    .to(upstream::saml_acs)
+                    .wrap(from_fn(address_limit::saml_acs)),
+            ),
     )
-    .route("/_sso_bridge/upstream/saml/{upstream}/metadata", web::get().to(upstream::saml_metadata))
-    .route("/_sso_bridge/complete", web::get().to(complete::complete))
-    .route("/_sso_bridge/resume", web::get().to(resume::resume).wrap(from_fn(address_limit::login)))
-    // The OpenID Provider for the departments' homeservers.
-    .route("/.well-known/openid-configuration", web::get().to(provider::discovery))
-    .route("/_sso_bridge/op/jwks.json", web::get().to(provider::jwks))
-    .route("/_sso_bridge/op/authorize", web::get().to(provider::authorize))
-    .service(web::resource("/_sso_bridge/op/token").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(provider::token).wrap(from_fn(address_limit::token))))
-    .route("/_sso_bridge/op/userinfo", web::route().to(provider::userinfo))
-    // Static files, demo, operations.
+    .route(
+        "/_sso_bridge/upstream/saml/{upstream}/metadata",
+        web::get().to(upstream::saml_metadata),
+    )
     .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
-    .route("/_sso_bridge/demo", web::get().to(demo::demo))
-    .route("/_matrix/static/client/login/", web::get().to(fallback::fallback))
-    .route("/favicon.ico", web::get().to(|| async { actix_web::HttpResponse::NoContent().finish() }))
-    .route("/health", web::get().to(ops::health))
-    .route("/ready", web::get().to(ops::ready))
-    .route("/metrics", web::get().to(ops::metrics))
     .service(web::scope("/_matrix").default_service(web::to(matrix::unrecognized)));
+}
+
+/// The whole application: every route inside the middleware. `serve` runs it;
+/// the in-process benchmark calls it directly.
+pub fn app(
+    data: web::Data<Services>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(data)
+        .wrap(from_fn(headers::security_headers))
+        // Outermost: the request id is on every log line, the security headers' too.
+        .wrap(from_fn(context::request_context))
+        .configure(routes)
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(HttpError::not_found_page())
+        }))
 }
 
 /// Runs the server until SIGINT/SIGTERM; requests in flight are finished first.
 pub async fn serve(services: Arc<Services>) -> std::io::Result<()> {
     let listen = services.config.listen;
     let data = web::Data::from(services.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .wrap(from_fn(headers::security_headers))
-            // Outermost: the request id is on every log line, the security headers' too.
-            .wrap(from_fn(context::request_context))
-            .configure(routes)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(HttpError::not_found_page())
-            }))
-    })
-    .shutdown_timeout(10)
-    .bind(listen)?;
+    let server = HttpServer::new(move || app(data.clone()))
+        .shutdown_timeout(10)
+        .bind(listen)?;
     tracing::info!(%listen, public_base_url = %services.config.public_base_url, "sso-bridge listening");
     server.run().await
 }

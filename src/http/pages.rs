@@ -17,10 +17,11 @@ pub struct DepartmentView {
 
 #[derive(Template)]
 #[template(path = "picker.html")]
-pub struct PickerPage {
+pub struct PickerPage<'a> {
     pub t: &'static Texts,
-    pub flow_id: String,
-    pub query: String,
+    /// The sealed login (`flow::pending`), carried by every link and form.
+    pub flow: &'a str,
+    pub query: &'a str,
     pub last: Option<DepartmentView>,
     pub departments: Vec<DepartmentView>,
     pub total: usize,
@@ -140,8 +141,8 @@ mod tests {
     fn every_page_renders_and_escapes() {
         let picker = PickerPage {
             t: Lang::En.texts(),
-            flow_id: "f\"1".into(),
-            query: "<script>".into(),
+            flow: "f\"1",
+            query: "<script>",
             last: Some(dept("eng")),
             departments: vec![dept("eng"), dept("hist")],
             total: 2,

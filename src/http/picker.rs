@@ -27,15 +27,7 @@ pub async fn show(
     let fail = |e| HttpError::from_flow(&services, e);
     let browser =
         cookies::browser_secret(&request).ok_or_else(|| fail(FlowError::NoBrowserSession))?;
-    let flow = services
-        .store
-        .flow(&query.flow, services.now())
-        .await
-        .map_err(|e| fail(e.into()))?
-        .ok_or_else(|| fail(FlowError::Expired))?;
-    if flow.browser_hash != browser.hash() {
-        return Err(fail(FlowError::WrongBrowser));
-    }
+    flow::check_picker(&services, &browser, &query.flow).map_err(fail)?;
     let needle = query.q.trim().to_lowercase();
     let all = &services.config.departments;
     let departments: Vec<DepartmentView> = all
@@ -50,8 +42,8 @@ pub async fn show(
         StatusCode::OK,
         &PickerPage {
             t: Lang::current().texts(),
-            flow_id: flow.id,
-            query: query.q.clone(),
+            flow: &query.flow,
+            query: &query.q,
             last,
             departments,
             total: all.len(),

@@ -16,7 +16,6 @@ use crate::services::Services;
 pub async fn login(
     services: web::Data<Services>,
     request: HttpRequest,
-    version: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, HttpError> {
     let bad = |errcode, error: &str| HttpError::matrix(StatusCode::BAD_REQUEST, errcode, error);
@@ -58,7 +57,10 @@ pub async fn login(
     let homeserver = url::Url::parse(&route.homeserver).map_err(|_| forbidden())?;
     match services.config.token_login {
         TokenLoginMode::Redirect => Ok(HttpResponse::TemporaryRedirect()
-            .insert_header((header::LOCATION, login_url(&homeserver, &version).as_str()))
+            .insert_header((
+                header::LOCATION,
+                login_url(&homeserver, super::matrix::client_api_version(&request)).as_str(),
+            ))
             .finish()),
         TokenLoginMode::Proxy => {
             let client = request.peer_addr().map(|a| a.ip().to_string());

@@ -9,6 +9,8 @@ mod shared;
 mod target;
 mod whoami;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
 pub use error::IntrospectionError;
@@ -55,6 +57,9 @@ pub struct Introspector {
     /// One "rate-limited" log line per service a minute: a flood must not
     /// flood the log too (every refusal is still counted in the metrics).
     log_limiter: RateLimiter,
+    /// Each client's `Authorization: Basic …` value as it would most likely be
+    /// sent, so the common case is one comparison, without decoding.
+    basic_headers: Vec<String>,
 }
 
 impl Introspector {
@@ -72,7 +77,36 @@ impl Introspector {
             shared,
             limiter: RateLimiter::new(config.introspection.clients.len().max(1)),
             log_limiter: RateLimiter::new(config.introspection.clients.len().max(1)),
+            basic_headers: config
+                .introspection
+                .clients
+                .iter()
+                .map(|c| {
+                    format!(
+                        "Basic {}",
+                        STANDARD.encode(format!("{}:{}", c.id, c.secret.expose()))
+                    )
+                })
+                .collect(),
         })
+    }
+
+    /// The client whose exact `Authorization` header value this is, compared in
+    /// constant time against every client. `None` means "not this way", not
+    /// "wrong": other spellings (form-encoded parts) are decoded the long way.
+    pub fn client_by_basic_header<'a>(
+        &self,
+        config: &'a Config,
+        authorization: &str,
+    ) -> Option<&'a IntrospectionClient> {
+        let mut found = None;
+        for (client, expected) in config.introspection.clients.iter().zip(&self.basic_headers) {
+            // Every client is compared, so timing does not say which one matched.
+            if constant_time_eq(authorization.as_bytes(), expected.as_bytes()) {
+                found = Some(client);
+            }
+        }
+        found
     }
 
     /// Entries in the in-memory cache (for metrics and benchmarks).
@@ -134,12 +168,18 @@ async fn verdict(
     if token.len() > MAX_TOKEN_LENGTH || !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Ok(Verdict::Inactive);
     }
-    let answers = futures_util::future::join_all(
-        targets
-            .iter()
-            .map(|target| lookup(services, client, target, token)),
-    )
-    .await;
+    // One homeserver (a hint, or a single department) needs no fan-out.
+    let answers = match targets.as_slice() {
+        [target] => vec![lookup(services, client, target, token).await],
+        _ => {
+            futures_util::future::join_all(
+                targets
+                    .iter()
+                    .map(|target| lookup(services, client, target, token)),
+            )
+            .await
+        }
+    };
     let mut failure = None;
     for (target, answer) in targets.iter().zip(answers) {
         match answer {
@@ -184,7 +224,9 @@ async fn lookup(
         .get_or_fill(
             key,
             now_ms,
-            fill(services, client, target, token, key, now_ms),
+            // Boxed: the homeserver call's state is large, and a cache hit
+            // should not carry (and copy) it.
+            Box::pin(fill(services, client, target, token, key, now_ms)),
         )
         .await
         .map_err(|e| (*e).clone())?;

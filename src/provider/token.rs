@@ -51,6 +51,9 @@ pub fn client_credentials(
                 ProviderError::InvalidClient("malformed Basic credentials".into())
             })?;
             let unescape = |s: &str| {
+                if !s.contains(['%', '+']) {
+                    return s.to_owned();
+                }
                 url::form_urlencoded::parse(format!("x={s}").as_bytes())
                     .next()
                     .map(|(_, v)| v.into_owned())

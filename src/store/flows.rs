@@ -52,6 +52,26 @@ impl Store {
         Ok(())
     }
 
+    /// Inserts the flow unless a row with its id exists; says whether it did.
+    pub async fn insert_flow_if_absent(&self, flow: NewFlow<'_>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO flows (id, browser_hash, origin, redirect_url, department, state, \
+             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(flow.id)
+        .bind(flow.browser_hash)
+        .bind(flow.origin)
+        .bind(flow.redirect_url)
+        .bind(flow.department)
+        .bind(flow.state)
+        .bind(flow.now)
+        .bind(flow.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// A flow that has not expired.
     pub async fn flow(&self, id: &str, now: i64) -> StoreResult<Option<FlowRow>> {
         Ok(sqlx::query_as::<_, FlowRow>(sqlx::AssertSqlSafe(format!(

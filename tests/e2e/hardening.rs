@@ -200,7 +200,8 @@ async fn every_log_line_and_error_page_of_a_request_carries_its_id() {
         .find(|l| l.contains("login failed"))
         .unwrap_or_else(|| panic!("no JSON log line with request id {id}"));
     let line: serde_json::Value = serde_json::from_str(line).unwrap();
-    assert_eq!(line["span"]["id"], id.as_str(), "{line}");
+    assert_eq!(line["request_id"], id.as_str(), "{line}");
+    assert_eq!(line["path"], "/_sso_bridge/complete", "{line}");
     assert_eq!(line["fields"]["reason"], "expired", "{line}");
 
     // Without an incoming id the bridge makes one, different each time.
@@ -417,7 +418,8 @@ async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
         })
         .await;
     let client = no_redirects();
-    let start = start_on(w, &bridge, None);
+    // A start that stores its flow at once (the department is given).
+    let start = start_on(w, &bridge, Some("eng"));
     let get = |url: String| {
         let client = client.clone();
         async move { client.get(url).send().await.unwrap() }
@@ -430,7 +432,12 @@ async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
     })
     .await
     .unwrap();
-    // People get a page saying to try again shortly…
+    // A login at the picker needs no database yet…
+    assert_eq!(
+        get(start_on(w, &bridge, None)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // …past it, people get a page saying to try again shortly…
     let page = get(start.clone()).await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = page.text().await.unwrap();
