@@ -46,6 +46,7 @@ pub async fn demo(
                     )
                 })
                 .collect(),
+            nonce: super::pages::fresh_nonce(),
         },
     ))
 }

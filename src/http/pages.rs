@@ -25,6 +25,8 @@ pub struct PickerPage<'a> {
     pub last: Option<DepartmentView>,
     pub departments: Vec<DepartmentView>,
     pub total: usize,
+    /// The CSP nonce of the page's `<script>` tags.
+    pub nonce: String,
 }
 
 #[derive(Template)]
@@ -55,6 +57,8 @@ pub struct DemoPage {
     pub login_url: String,
     /// (department name, direct login URL)
     pub departments: Vec<(String, String)>,
+    /// The CSP nonce of the page's `<script>` tags.
+    pub nonce: String,
 }
 
 #[derive(Template)]
@@ -64,6 +68,8 @@ pub struct FallbackPage {
     pub sso_url: String,
     pub device_id: String,
     pub device_name: String,
+    /// The CSP nonce of the page's `<script>` tags.
+    pub nonce: String,
 }
 
 /// A page's CSP script nonce, left in the response for the security-headers
@@ -71,8 +77,38 @@ pub struct FallbackPage {
 #[derive(Clone)]
 pub struct ScriptNonce(pub String);
 
+/// A page. One that loads scripts gives their nonce (each `<script>` tag has
+/// `nonce="{{ nonce }}"`), and only scripts with it may run; a page that gives
+/// none may run no script at all.
+pub trait Page: Template {
+    fn script_nonce(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Page for PickerPage<'_> {
+    fn script_nonce(&self) -> Option<&str> {
+        Some(&self.nonce)
+    }
+}
+
+impl Page for DemoPage {
+    fn script_nonce(&self) -> Option<&str> {
+        Some(&self.nonce)
+    }
+}
+
+impl Page for FallbackPage {
+    fn script_nonce(&self) -> Option<&str> {
+        Some(&self.nonce)
+    }
+}
+
+impl Page for ErrorPage<'_> {}
+impl Page for ConfirmPage {}
+
 /// A fresh nonce per page (128 bits from the thread's CSPRNG; nothing to keep).
-fn fresh_nonce() -> String {
+pub fn fresh_nonce() -> String {
     use base64::Engine;
     use rand::RngCore;
     let mut bytes = [0u8; 16];
@@ -80,19 +116,20 @@ fn fresh_nonce() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Renders a page; a template failure is a bug, answered with a plain 500. Our
-/// templates load scripts only as `<script src=…>`; each gets the request's CSP
-/// nonce, so no other script can run on a page.
-pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+/// Renders a page; a template failure is a bug, answered with a plain 500. The
+/// page's script nonce is left for the security headers' CSP.
+pub fn html(status: StatusCode, page: &impl Page) -> HttpResponse {
     match page.render() {
         Ok(body) => {
-            let nonce = fresh_nonce();
-            let body = body.replace("<script src=", &format!("<script nonce=\"{nonce}\" src="));
             let mut response = HttpResponse::build(status)
                 .content_type(ContentType::html())
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .body(body);
-            response.extensions_mut().insert(ScriptNonce(nonce));
+            if let Some(nonce) = page.script_nonce() {
+                response
+                    .extensions_mut()
+                    .insert(ScriptNonce(nonce.to_owned()));
+            }
             response
         }
         Err(e) => {
@@ -146,10 +183,15 @@ mod tests {
             last: Some(dept("eng")),
             departments: vec![dept("eng"), dept("hist")],
             total: 2,
+            nonce: "n0nce".into(),
         }
         .render()
         .unwrap();
         assert!(!picker.contains("<script>"), "{picker}");
+        assert!(
+            picker.contains(r#"<script nonce="n0nce" src="#),
+            "scripts carry the page's nonce"
+        );
         assert!(!picker.contains("<b>eng</b>"));
         assert!(
             picker.contains("eng&#60;/b&#62;") || picker.contains("eng&lt;/b&gt;"),
@@ -180,6 +222,7 @@ mod tests {
             sso_url: "/s?a=\"".into(),
             device_id: "<d>".into(),
             device_name: "n".into(),
+            nonce: "n".into(),
         }
         .render()
         .unwrap();
@@ -187,6 +230,7 @@ mod tests {
             t: Lang::En.texts(),
             login_url: "/x".into(),
             departments: vec![("Eng".into(), "/y".into())],
+            nonce: "n".into(),
         }
         .render()
         .unwrap();

@@ -47,6 +47,7 @@ pub async fn show(
             last,
             departments,
             total: all.len(),
+            nonce: super::pages::fresh_nonce(),
         },
     ))
 }
