@@ -119,7 +119,7 @@ async fn run(w: &World) {
             ("Synapse `GET /_matrix/client/v3/login`", &synapse_login),
             ("bridge `GET /_matrix/client/v3/login`", &bridge_login),
             (
-                "bridge `GET /login/sso/redirect` alone (creates a flow)",
+                "bridge `GET /login/sso/redirect` alone (seals a new flow into the picker URL)",
                 &start_only,
             ),
             (
@@ -857,7 +857,7 @@ fn report(
     );
     assert_eq!(flow.non_2xx, 0, "login starts: {} errors", flow.non_2xx);
     println!(
-        "\nThe login-start run: {starts} redirects (each inserted a flow) and {shown} picker pages shown."
+        "\nThe login-start run: {starts} redirects (each a new flow, sealed; rows are written when a department is chosen) and {shown} picker pages shown."
     );
 
     println!(

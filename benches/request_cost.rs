@@ -29,6 +29,10 @@ use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The bridge's allocator (`src/main.rs`), so allocations cost what they cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ROUNDS: usize = 5;
 
 /// Builds the same request again for each call.

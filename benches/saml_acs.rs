@@ -376,9 +376,7 @@ macro_rules! app {
         test::init_service(
             App::new()
                 .app_data(web::Data::from($services.clone()))
-                .wrap(actix_web::middleware::from_fn(
-                    sso_bridge::http::security_headers,
-                ))
+                .wrap(actix_web::middleware::from_fn(sso_bridge::http::edge))
                 .configure(sso_bridge::http::routes),
         )
         .await

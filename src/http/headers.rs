@@ -1,53 +1,34 @@
-//! Headers on every response (CSP, no framing, no referrer, no caching of pages),
-//! CORS on the Matrix API, and request latency metrics.
+//! Headers on every response: no sniffing; on pages also CSP (with the page's
+//! script nonce), no framing, no referrer, no caching; CORS on the Matrix API.
 
-use std::time::Instant;
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::web;
 
-use super::i18n::{LANG, Lang};
+use super::i18n::Lang;
 use super::pages::ScriptNonce;
 use crate::services::Services;
 
-pub async fn security_headers(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let cors = {
-        let path = request.path();
-        path.starts_with("/_matrix/") || path.starts_with("/.well-known/")
-    };
-    let lang = Lang::negotiate(
-        request
-            .headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    // A browser client's CORS preflight: answered here, whatever the route.
-    let mut response = if cors && request.method() == actix_web::http::Method::OPTIONS {
-        request
-            .into_response(actix_web::HttpResponse::NoContent().finish())
-            .map_into_boxed_body()
-    } else {
-        LANG.scope(lang, next.call(request))
-            .await?
-            .map_into_boxed_body()
-    };
+static CROSS_ORIGIN_OPENER_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-opener-policy");
+
+/// Whether a request gets CORS headers: the Matrix API and its well-known files.
+pub fn is_cors(path: &str) -> bool {
+    path.starts_with("/_matrix/") || path.starts_with("/.well-known/")
+}
+
+pub fn add(
+    response: &mut ServiceResponse<BoxBody>,
+    services: Option<&Services>,
+    lang: Lang,
+    cors: bool,
+) {
     let is_html = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    let services = response
-        .request()
-        .app_data::<web::Data<Services>>()
-        .cloned();
-    // The only scripts a page may run carry its nonce (pages::html sets it).
+    // The only scripts a page may run carry its nonce (its template sets it).
     let scripts = is_html.then(|| {
         response
             .response()
@@ -60,14 +41,10 @@ pub async fn security_headers(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // What only a browser showing a page acts on: API answers (JSON, empty
+    // forward-auth answers) go without.
     if let Some(scripts) = scripts {
         let connect = services
-            .as_ref()
             .map(|s| {
                 s.config
                     .departments
@@ -84,6 +61,15 @@ pub async fn security_headers(
         if let Ok(value) = HeaderValue::from_str(&csp) {
             headers.insert(header::CONTENT_SECURITY_POLICY, value);
         }
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(
+            CROSS_ORIGIN_OPENER_POLICY.clone(),
+            HeaderValue::from_static("same-origin"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(
             header::CONTENT_LANGUAGE,
@@ -105,20 +91,4 @@ pub async fn security_headers(
             HeaderValue::from_static("X-Requested-With, Content-Type, Authorization"),
         );
     }
-    headers.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    if let Some(services) = services {
-        let route = response
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        services.metrics.request(
-            &route,
-            response.status().as_str(),
-            started.elapsed().as_secs_f64(),
-        );
-    }
-    Ok(response)
 }

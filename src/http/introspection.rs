@@ -95,17 +95,11 @@ pub async fn introspect(
         .json(body))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ForwardAuthQuery {
-    homeserver: Option<String>,
-}
-
 /// `GET /_sso_bridge/forward-auth`: 200 with the user in `X-Matrix-*` headers,
 /// or 401 with a Bearer challenge. Guests are refused.
 pub async fn forward_auth(
     services: web::Data<Services>,
     request: HttpRequest,
-    query: web::Query<ForwardAuthQuery>,
 ) -> Result<HttpResponse, HttpError> {
     let proxy = header_str(&request, &X_SSO_BRIDGE_CLIENT).ok_or_else(|| {
         HttpError::from_introspection(IntrospectionError::InvalidClient(format!(
@@ -122,8 +116,11 @@ pub async fn forward_auth(
     if token.is_empty() {
         return Ok(unauthorized("invalid_request"));
     }
-    let hint = query
-        .homeserver
+    // `?homeserver=`, read without an extractor: this is the hottest route.
+    let from_query = url::form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(name, _)| name == "homeserver")
+        .map(|(_, value)| value);
+    let hint = from_query
         .as_deref()
         .or_else(|| header_str(&request, &X_MATRIX_HOMESERVER));
     let verdict = introspection::introspect(&services, client, token, hint)

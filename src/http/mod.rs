@@ -12,7 +12,7 @@ pub mod error;
 mod fallback;
 mod headers;
 mod introspection;
-pub use headers::security_headers;
+pub use context::edge;
 pub mod i18n;
 mod matrix;
 mod ops;
@@ -209,9 +209,7 @@ pub fn app(
 > {
     App::new()
         .app_data(data)
-        .wrap(from_fn(headers::security_headers))
-        // Outermost: the request id is on every log line, the security headers' too.
-        .wrap(from_fn(context::request_context))
+        .wrap(from_fn(context::edge))
         .configure(routes)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(HttpError::not_found_page())

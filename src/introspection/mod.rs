@@ -219,14 +219,27 @@ async fn lookup(
         services.metrics.token_lookup(&client.id, "memory");
         return Ok(entry);
     }
-    let (entry, filled) = introspector
+    // Boxed: a miss's state (single-flight, Redis, the homeserver call) is
+    // large, and a cache hit should not carry (and copy) it.
+    Box::pin(miss(services, client, target, token, key, now_ms)).await
+}
+
+/// Not in memory: one request fills the entry, concurrent ones wait for it.
+async fn miss(
+    services: &Services,
+    client: &IntrospectionClient,
+    target: &Target,
+    token: &str,
+    key: cache::Key,
+    now_ms: i64,
+) -> Result<Entry, IntrospectionError> {
+    let (entry, filled) = services
+        .introspector
         .local
         .get_or_fill(
             key,
             now_ms,
-            // Boxed: the homeserver call's state is large, and a cache hit
-            // should not carry (and copy) it.
-            Box::pin(fill(services, client, target, token, key, now_ms)),
+            fill(services, client, target, token, key, now_ms),
         )
         .await
         .map_err(|e| (*e).clone())?;

@@ -10,6 +10,7 @@ impl Store {
         assertion_id: &str,
         expires_at: i64,
     ) -> StoreResult<bool> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "INSERT INTO assertion_ids (idp, assertion_id, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (idp, assertion_id) DO NOTHING",

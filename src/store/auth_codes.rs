@@ -39,6 +39,7 @@ pub struct AccessTokenRow {
 
 impl Store {
     pub async fn insert_auth_code(&self, code: NewAuthCode<'_>) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO auth_codes (code_hash, client_id, redirect_uri, code_challenge, nonce, \
              scope, identity_id, flow_id, created_at, expires_at) \
@@ -71,6 +72,7 @@ impl Store {
 
     /// Marks the code used; false if it already was (a replay).
     pub async fn use_auth_code(&self, code_hash: &str, now: i64) -> StoreResult<bool> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
         )
@@ -83,6 +85,7 @@ impl Store {
 
     /// On a replayed code, revoke what the first redemption issued (RFC 6749 §4.1.2).
     pub async fn revoke_tokens_of_code(&self, code_hash: &str) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query("DELETE FROM access_tokens WHERE code_hash = $1")
             .bind(code_hash)
             .execute(self.pool())
@@ -96,6 +99,7 @@ impl Store {
         code: &AuthCodeRow,
         expires_at: i64,
     ) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO access_tokens (token_hash, client_id, identity_id, scope, code_hash, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",

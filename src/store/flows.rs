@@ -35,6 +35,7 @@ const COLUMNS: &str = "id, browser_hash, origin, redirect_url, department, state
 
 impl Store {
     pub async fn insert_flow(&self, flow: NewFlow<'_>) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO flows (id, browser_hash, origin, redirect_url, department, state, \
              created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
@@ -54,6 +55,7 @@ impl Store {
 
     /// Inserts the flow unless a row with its id exists; says whether it did.
     pub async fn insert_flow_if_absent(&self, flow: NewFlow<'_>) -> StoreResult<bool> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "INSERT INTO flows (id, browser_hash, origin, redirect_url, department, state, \
              created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
@@ -127,6 +129,7 @@ impl Store {
         state_hash: &str,
         now: i64,
     ) -> StoreResult<bool> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE flows SET state = 'upstream', department = $1, upstream_id = $2, \
              upstream_state_hash = $3, updated_at = $4 \
@@ -143,6 +146,7 @@ impl Store {
     }
 
     pub async fn set_pending_authorize(&self, id: &str, sealed: &str) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query("UPDATE flows SET pending_authorize = $1 WHERE id = $2")
             .bind(sealed)
             .bind(id)
@@ -161,6 +165,7 @@ impl Store {
         identity_id: Option<&str>,
         now: i64,
     ) -> StoreResult<bool> {
+        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE flows SET state = $1, identity_id = COALESCE($2, identity_id), \
              upstream_state_hash = NULL, updated_at = $3 \
@@ -177,6 +182,7 @@ impl Store {
     }
 
     pub async fn fail_flow(&self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query(
             "UPDATE flows SET state = 'failed', failure = $1, upstream_state_hash = NULL, \
              updated_at = $2 WHERE id = $3 AND state <> 'completed'",

@@ -71,6 +71,7 @@ impl Store {
     /// Fails with a unique violation when the localpart is taken in the department
     /// (or the subject already has an identity there).
     pub async fn insert_identity(&self, identity: NewIdentity<'_>) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO identities (id, department, issuer, subject, localpart, display_name, \
              created_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -94,6 +95,7 @@ impl Store {
         display_name: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query("UPDATE identities SET display_name = $1, last_login_at = $2 WHERE id = $3")
             .bind(display_name)
             .bind(now)

@@ -18,6 +18,7 @@ impl Store {
         expires_at: i64,
     ) -> StoreResult<()> {
         // The same token twice would be a homeserver bug; keep the first answer.
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO login_token_routes (token_hash, department, homeserver, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING",

@@ -25,6 +25,7 @@ impl Store {
 
     /// Inserts unless another instance raced us to it; the caller reloads afterwards.
     pub async fn insert_signing_key(&self, row: &SigningKeyRow) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO signing_keys (kid, algorithm, sealed_private_key, created_at, activates_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO NOTHING",
@@ -46,6 +47,7 @@ impl Store {
         now: i64,
         retain_seconds: i64,
     ) -> StoreResult<u64> {
+        let _gate = self.write_gate().await;
         Ok(sqlx::query(
             "DELETE FROM signing_keys WHERE EXISTS (SELECT 1 FROM signing_keys AS newer \
              WHERE newer.activates_at > signing_keys.activates_at AND newer.activates_at + $1 <= $2)",
