@@ -57,7 +57,8 @@ impl Services {
         .await?;
         let http = crate::upstream::back_channel_client();
         let upstreams = Upstreams::load(&config, http.clone()).await?;
-        let introspector = Introspector::new(&config)?;
+        let metrics = Metrics::new();
+        let introspector = Introspector::new(&config, &metrics)?;
         let config_max_tracked = config.rate_limits.max_tracked_addresses;
         let pending_flows = Sealer::for_urls(derive_key(
             config.encryption_key.expose().as_bytes(),
@@ -70,7 +71,7 @@ impl Services {
             random,
             upstreams,
             keys,
-            metrics: Metrics::new(),
+            metrics,
             sealer,
             pending_flows,
             http,

@@ -90,9 +90,17 @@ pub async fn introspect(
         },
         Verdict::Inactive => IntrospectionResponse::default(),
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
+    // Serialized here, with ready-made header values: `.json()` parses its
+    // content type on every response. A struct of strings always serializes.
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let mut response = HttpResponse::Ok().body(json);
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 /// `GET /_sso_bridge/forward-auth`: 200 with the user in `X-Matrix-*` headers,

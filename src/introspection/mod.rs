@@ -18,6 +18,7 @@ pub use whoami::Holder;
 
 use crate::config::{Config, IntrospectionClient};
 use crate::crypto::constant_time_eq;
+use crate::metrics::{Metrics, ServiceTokenCounters};
 use crate::rate_limit::{Rate, RateLimiter, RetryAfter};
 use crate::services::Services;
 use cache::{Entry, LocalCache};
@@ -60,10 +61,12 @@ pub struct Introspector {
     /// Each client's `Authorization: Basic …` value as it would most likely be
     /// sent, so the common case is one comparison, without decoding.
     basic_headers: Vec<String>,
+    /// Each client's counters for the cached path (same order as the config's).
+    counters: Vec<ServiceTokenCounters>,
 }
 
 impl Introspector {
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
+    pub fn new(config: &Config, metrics: &Metrics) -> anyhow::Result<Self> {
         let shared =
             match &config.introspection.redis_url {
                 Some(url) => Some(SharedCache::new(url.expose()).map_err(|e| {
@@ -88,7 +91,34 @@ impl Introspector {
                     )
                 })
                 .collect(),
+            counters: config
+                .introspection
+                .clients
+                .iter()
+                .map(|c| metrics.service_token_counters(&c.id))
+                .collect(),
         })
+    }
+
+    /// `client` is one of the config's (as `authenticate` returns them).
+    fn counters(
+        &self,
+        config: &Config,
+        client: &IntrospectionClient,
+    ) -> Option<&ServiceTokenCounters> {
+        config
+            .introspection
+            .clients
+            .iter()
+            .position(|c| std::ptr::eq(c, client))
+            .and_then(|i| self.counters.get(i))
+    }
+
+    fn count_memory_hit(&self, services: &Services, client: &IntrospectionClient) {
+        match self.counters(&services.config, client) {
+            Some(counters) => counters.memory_hit.inc(),
+            None => services.metrics.token_lookup(&client.id, "memory"),
+        }
     }
 
     /// The client whose exact `Authorization` header value this is, compared in
@@ -146,7 +176,14 @@ pub async fn introspect(
         Ok(Verdict::Inactive) => "inactive",
         Err(e) => e.reason(),
     };
-    services.metrics.token_validated(&client.id, label);
+    match (
+        &result,
+        services.introspector.counters(&services.config, client),
+    ) {
+        (Ok(Verdict::Active(_)), Some(counters)) => counters.active.inc(),
+        (Ok(Verdict::Inactive), Some(counters)) => counters.inactive.inc(),
+        _ => services.metrics.token_validated(&client.id, label),
+    }
     result
 }
 
@@ -216,7 +253,7 @@ async fn lookup(
     let key = cache::key(&target.base_url, token);
     let now_ms = services.clock.now().timestamp_millis();
     if let Some(entry) = introspector.local.get(&key, now_ms).await {
-        services.metrics.token_lookup(&client.id, "memory");
+        services.introspector.count_memory_hit(services, client);
         return Ok(entry);
     }
     // Boxed: a miss's state (single-flight, Redis, the homeserver call) is
@@ -245,7 +282,7 @@ async fn miss(
         .map_err(|e| (*e).clone())?;
     if !filled {
         // Another request for the same token did the work.
-        services.metrics.token_lookup(&client.id, "memory");
+        services.introspector.count_memory_hit(services, client);
     }
     Ok(entry)
 }
