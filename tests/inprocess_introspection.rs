@@ -314,3 +314,64 @@ async fn when_redis_is_away_the_homeserver_answers() {
         "{metrics}"
     );
 }
+
+/// The introspection endpoint reads its form by hand (`src/http/form_body.rs`):
+/// what `Form` refused, it refuses, as OAuth JSON.
+#[actix_web::test]
+async fn the_introspection_form_is_read_strictly() {
+    use actix_web::{test, web};
+    use base64::Engine;
+
+    let clock = Arc::new(MockClock::at_unix(1_800_000_000));
+    let hs = homeserver().await;
+    let services = services(clock, &hs.url, &closed_url()).await;
+    let app = test::init_service(sso_bridge::http::app(web::Data::from(services))).await;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("portal:portal-secret-0123456789")
+    );
+    let post = |content_type: &str, body: String| {
+        test::TestRequest::post()
+            .uri("/_sso_bridge/introspect")
+            .insert_header(("Authorization", basic.as_str()))
+            .insert_header(("Content-Type", content_type))
+            .set_payload(body)
+            .to_request()
+    };
+    let form = "application/x-www-form-urlencoded";
+    let answer = |request| {
+        let app = &app;
+        async move {
+            let response = test::call_service(app, request).await;
+            let status = response.status().as_u16();
+            let json: serde_json::Value = test::read_body_json(response).await;
+            (status, json)
+        }
+    };
+
+    let (status, json) = answer(post(
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "token=syt_alice&homeserver=eng.test&token_type_hint=access_token".into(),
+    ))
+    .await;
+    assert_eq!(
+        (status, json["active"].as_bool()),
+        (200, Some(true)),
+        "{json}"
+    );
+    assert_eq!(json["sub"], "@alice:eng.test");
+
+    for (content_type, body, status) in [
+        (
+            "application/json",
+            r#"{"token":"syt_alice"}"#.to_owned(),
+            400,
+        ),
+        (form, "token=syt_alice&token=syt_bob".to_owned(), 400),
+        (form, format!("token={}", "x".repeat(20 * 1024)), 413),
+    ] {
+        let (got, json) = answer(post(content_type, body)).await;
+        assert_eq!(got, status, "{content_type}: {json}");
+        assert_eq!(json["error"], "invalid_request", "{json}");
+    }
+}

@@ -3,10 +3,10 @@
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::address_limit;
 use super::error::HttpError;
+use super::{MAX_FORM_BYTES, address_limit, form_body};
 use crate::config::IntrospectionClient;
 use crate::introspection::{self, IntrospectionError, Verdict};
 use crate::provider::token::client_credentials;
@@ -26,17 +26,10 @@ static X_MATRIX_DEVICE_ID: HeaderName = HeaderName::from_static("x-matrix-device
 static X_MATRIX_DEPARTMENT: HeaderName = HeaderName::from_static("x-matrix-department");
 static REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
 
-#[derive(Debug, Deserialize)]
-pub struct IntrospectForm {
-    token: Option<String>,
-    /// Accepted and ignored: only Matrix access tokens are known here.
-    #[allow(dead_code)]
-    token_type_hint: Option<String>,
-    /// The homeserver's URL, its server name, or the user's Matrix ID.
-    homeserver: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
+/// The form's fields (`token_type_hint` is accepted and ignored: only Matrix
+/// access tokens are known here). `homeserver` is the homeserver's URL, its
+/// server name, or the user's Matrix ID.
+const INTROSPECT_FIELDS: [&str; 4] = ["token", "homeserver", "client_id", "client_secret"];
 
 /// RFC 7662 §2.2, with the Matrix facts a service needs.
 #[derive(Debug, Default, Serialize)]
@@ -62,19 +55,23 @@ struct IntrospectionResponse<'a> {
 pub async fn introspect(
     services: web::Data<Services>,
     request: HttpRequest,
-    form: web::Form<IntrospectForm>,
+    body: web::Payload,
 ) -> Result<HttpResponse, HttpError> {
-    let form = form.into_inner();
+    let [token, homeserver, client_id, client_secret]: [Option<String>; 4] =
+        form_body::read(&request, body, MAX_FORM_BYTES, &INTROSPECT_FIELDS)
+            .await?
+            .try_into()
+            .unwrap_or_default();
     let client = authenticate(
         &services,
         &request,
         header_str(&request, &header::AUTHORIZATION),
-        form.client_id.as_deref(),
-        form.client_secret.as_deref(),
+        client_id.as_deref(),
+        client_secret.as_deref(),
     )
     .map_err(HttpError::from_introspection)?;
-    let token = form.token.unwrap_or_default();
-    let verdict = introspection::introspect(&services, client, &token, form.homeserver.as_deref())
+    let token = token.unwrap_or_default();
+    let verdict = introspection::introspect(&services, client, &token, homeserver.as_deref())
         .await
         .map_err(HttpError::from_introspection)?;
     let body = match &verdict {

@@ -10,6 +10,7 @@ mod cookies;
 mod demo;
 pub mod error;
 mod fallback;
+mod form_body;
 mod headers;
 mod introspection;
 pub use context::edge;
@@ -81,7 +82,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Token validation for university services: the hottest paths, so first.
     // Routes are tried in order and a route with a `{…}` segment is matched
     // with a regex, so every static route comes before every dynamic one.
-    .service(web::resource("/_sso_bridge/introspect").app_data(form_error(MAX_FORM_BYTES, false)).route(web::post().to(introspection::introspect)))
+    .route("/_sso_bridge/introspect", web::post().to(introspection::introspect))
     .route("/_sso_bridge/forward-auth", web::get().to(introspection::forward_auth));
     // Matrix front door, spelled out per API version (no regex on the way to it).
     for version in ["v3", "r0"] {
