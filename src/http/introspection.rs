@@ -32,7 +32,7 @@ static REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
 const INTROSPECT_FIELDS: [&str; 4] = ["token", "homeserver", "client_id", "client_secret"];
 
 /// RFC 7662 §2.2, with the Matrix facts a service needs.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Serialize)]
 struct IntrospectionResponse<'a> {
     active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,22 +74,27 @@ pub async fn introspect(
     let verdict = introspection::introspect(&services, client, &token, homeserver.as_deref())
         .await
         .map_err(HttpError::from_introspection)?;
-    let body = match &verdict {
-        Verdict::Active(active) => IntrospectionResponse {
-            active: true,
-            sub: Some(&active.holder.user_id),
-            username: Some(active.localpart()),
-            token_type: Some("Bearer"),
-            device_id: active.holder.device_id.as_deref(),
-            homeserver: Some(active.homeserver.as_str()),
-            department: active.department.as_deref(),
-            is_guest: Some(active.holder.is_guest),
-        },
-        Verdict::Inactive => IntrospectionResponse::default(),
+    // An active token's answer is serialized once per cache entry and sent
+    // as is by every later hit. A struct of strings always serializes.
+    let json = match &verdict {
+        Verdict::Active(active) => active
+            .prepared(|active| {
+                serde_json::to_vec(&IntrospectionResponse {
+                    active: true,
+                    sub: Some(&active.holder.user_id),
+                    username: Some(active.localpart()),
+                    token_type: Some("Bearer"),
+                    device_id: active.holder.device_id.as_deref(),
+                    homeserver: Some(active.homeserver.as_str()),
+                    department: active.department.as_deref(),
+                    is_guest: Some(active.holder.is_guest),
+                })
+                .unwrap_or_default()
+            })
+            .to_vec(),
+        Verdict::Inactive => br#"{"active":false}"#.to_vec(),
     };
-    // Serialized here, with ready-made header values: `.json()` parses its
-    // content type on every response. A struct of strings always serializes.
-    let json = serde_json::to_vec(&body).unwrap_or_default();
+    // Ready-made header values: `.json()` parses its content type each time.
     let mut response = HttpResponse::Ok().body(json);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

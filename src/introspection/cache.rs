@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use std::sync::{Arc, OnceLock};
+
+use super::ActiveToken;
+use super::target::Target;
 use super::whoami::Whoami;
 
 pub type Key = [u8; 32];
@@ -39,25 +43,63 @@ impl Entry {
     }
 }
 
+/// What memory holds for one key: the entry, the clock reading it was stored
+/// at (so its memory lifetime matches the verdict's), and the active token as
+/// services are told of it, made at its first use and shared by every hit after.
+#[derive(Debug)]
+pub struct Cached {
+    pub entry: Entry,
+    stored_ms: i64,
+    active: OnceLock<Arc<ActiveToken>>,
+}
+
+impl Cached {
+    fn new(entry: Entry, stored_ms: i64) -> Self {
+        Self {
+            entry,
+            stored_ms,
+            active: OnceLock::new(),
+        }
+    }
+
+    /// The active token this entry holds for `target` (the homeserver the key
+    /// was made with), or `None` for an inactive one.
+    pub fn active(&self, target: &Target) -> Option<Arc<ActiveToken>> {
+        let Whoami::Active(holder) = &self.entry.whoami else {
+            return None;
+        };
+        Some(
+            self.active
+                .get_or_init(|| {
+                    Arc::new(ActiveToken::new(
+                        holder.clone(),
+                        target.base_url.clone(),
+                        self.entry.department.clone(),
+                    ))
+                })
+                .clone(),
+        )
+    }
+}
+
 /// Entries leave memory when their verdict expires (the bridge's clock decides
 /// freshness; this only reclaims the memory).
 struct ExpireWithVerdict;
 
-impl moka::Expiry<Key, (Entry, i64)> for ExpireWithVerdict {
+impl moka::Expiry<Key, Arc<Cached>> for ExpireWithVerdict {
     fn expire_after_create(
         &self,
         _key: &Key,
-        value: &(Entry, i64),
+        value: &Arc<Cached>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        Some(value.0.remaining(value.1))
+        Some(value.entry.remaining(value.stored_ms))
     }
 }
 
-/// The in-process layer. Values carry the clock reading they were stored at,
-/// so the memory lifetime matches the verdict's.
+/// The in-process layer; a hit costs a reference count, not a copy.
 #[derive(Clone)]
-pub struct LocalCache(moka::future::Cache<Key, (Entry, i64)>);
+pub struct LocalCache(moka::future::Cache<Key, Arc<Cached>>);
 
 impl LocalCache {
     pub fn new(max_entries: u64) -> Self {
@@ -70,10 +112,10 @@ impl LocalCache {
     }
 
     /// A fresh entry, if any; a stale one is dropped.
-    pub async fn get(&self, key: &Key, now_ms: i64) -> Option<Entry> {
-        let (entry, _) = self.0.get(key).await?;
-        if entry.fresh(now_ms) {
-            return Some(entry);
+    pub async fn get(&self, key: &Key, now_ms: i64) -> Option<Arc<Cached>> {
+        let cached = self.0.get(key).await?;
+        if cached.entry.fresh(now_ms) {
+            return Some(cached);
         }
         self.0.invalidate(key).await;
         None
@@ -87,7 +129,7 @@ impl LocalCache {
         key: Key,
         now_ms: i64,
         fill: F,
-    ) -> Result<(Entry, bool), std::sync::Arc<E>>
+    ) -> Result<(Arc<Cached>, bool), Arc<E>>
     where
         E: Send + Sync + 'static,
         F: Future<Output = Result<Entry, E>>,
@@ -95,10 +137,10 @@ impl LocalCache {
         let entry = self
             .0
             .entry(key)
-            .or_try_insert_with(async move { fill.await.map(|e| (e, now_ms)) })
+            .or_try_insert_with(async move { fill.await.map(|e| Arc::new(Cached::new(e, now_ms))) })
             .await?;
         let filled = entry.is_fresh();
-        Ok((entry.into_value().0, filled))
+        Ok((entry.into_value(), filled))
     }
 
     /// Exact after pending evictions are applied.
@@ -140,24 +182,31 @@ mod tests {
             department: Some("a".into()),
             expires_at_ms: 10_000,
         };
+        let entry = |c: Option<Arc<Cached>>| c.map(|c| c.entry.clone());
         let filled = cache
             .get_or_fill::<(), _>(k, 1_000, async { Ok(active.clone()) })
             .await;
-        assert_eq!(filled.ok(), Some((active.clone(), true)));
+        let (first, fresh) = filled.ok().unwrap();
+        assert_eq!((first.entry.clone(), fresh), (active.clone(), true));
         let again = cache
             .get_or_fill::<(), _>(k, 1_000, async { Err(()) })
             .await;
-        assert_eq!(
-            again.ok(),
-            Some((active.clone(), false)),
-            "stored, not refilled"
+        let (second, fresh) = again.ok().unwrap();
+        assert!(!fresh, "stored, not refilled");
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "a hit shares the stored answer"
         );
-        assert_eq!(cache.get(&k, 9_999).await, Some(active));
-        assert_eq!(cache.get(&k, 10_000).await, None, "stale at expiry");
+        assert_eq!(entry(cache.get(&k, 9_999).await), Some(active));
+        assert_eq!(entry(cache.get(&k, 10_000).await), None, "stale at expiry");
         let failed = cache
             .get_or_fill::<&str, _>(k, 10_000, async { Err("down") })
             .await;
         assert!(failed.is_err());
-        assert_eq!(cache.get(&k, 10_000).await, None, "errors are not stored");
+        assert_eq!(
+            entry(cache.get(&k, 10_000).await),
+            None,
+            "errors are not stored"
+        );
     }
 }

@@ -9,6 +9,8 @@ mod shared;
 mod target;
 mod whoami;
 
+use std::sync::{Arc, OnceLock};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use url::Url;
@@ -21,7 +23,7 @@ use crate::crypto::constant_time_eq;
 use crate::metrics::{Metrics, ServiceTokenCounters};
 use crate::rate_limit::{Rate, RateLimiter, RetryAfter};
 use crate::services::Services;
-use cache::{Entry, LocalCache};
+use cache::{Cached, Entry, LocalCache};
 use shared::SharedCache;
 use target::Target;
 use whoami::Whoami;
@@ -29,21 +31,49 @@ use whoami::Whoami;
 /// Longer tokens are not Matrix access tokens: answered inactive without asking.
 const MAX_TOKEN_LENGTH: usize = 4096;
 
-/// What the bridge says of a token.
+/// What the bridge says of a token. An active one is shared with the cache
+/// entry it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Active(ActiveToken),
+    Active(Arc<ActiveToken>),
     Inactive,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ActiveToken {
     pub holder: Holder,
     pub homeserver: Url,
     pub department: Option<String>,
+    /// The answer to services, serialized at its first use (`prepared`).
+    answer: OnceLock<Vec<u8>>,
 }
 
+/// Who holds it and where; the prepared answer is only a copy of that.
+impl PartialEq for ActiveToken {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.holder, &self.homeserver, &self.department)
+            == (&other.holder, &other.homeserver, &other.department)
+    }
+}
+
+impl Eq for ActiveToken {}
+
 impl ActiveToken {
+    pub fn new(holder: Holder, homeserver: Url, department: Option<String>) -> Self {
+        Self {
+            holder,
+            homeserver,
+            department,
+            answer: OnceLock::new(),
+        }
+    }
+
+    /// The answer to services in the form `make` gives it, made once per cache
+    /// entry: every later hit sends the same bytes without serializing again.
+    pub fn prepared(&self, make: impl FnOnce(&Self) -> Vec<u8>) -> &[u8] {
+        self.answer.get_or_init(|| make(self))
+    }
+
     /// `alice` of `@alice:eng.ac.cdl`.
     pub fn localpart(&self) -> &str {
         localpart_of(&self.holder.user_id)
@@ -220,18 +250,11 @@ async fn verdict(
     let mut failure = None;
     for (target, answer) in targets.iter().zip(answers) {
         match answer {
-            Ok(Entry {
-                whoami: Whoami::Active(holder),
-                department,
-                ..
-            }) => {
-                return Ok(Verdict::Active(ActiveToken {
-                    holder,
-                    homeserver: target.base_url.clone(),
-                    department,
-                }));
+            Ok(cached) => {
+                if let Some(active) = cached.active(target) {
+                    return Ok(Verdict::Active(active));
+                }
             }
-            Ok(_) => {}
             Err(e) => failure = failure.or(Some(e)),
         }
     }
@@ -248,7 +271,7 @@ async fn lookup(
     client: &IntrospectionClient,
     target: &Target,
     token: &str,
-) -> Result<Entry, IntrospectionError> {
+) -> Result<Arc<Cached>, IntrospectionError> {
     let introspector = &services.introspector;
     let key = cache::key(&target.base_url, token);
     let now_ms = services.clock.now().timestamp_millis();
@@ -269,7 +292,7 @@ async fn miss(
     token: &str,
     key: cache::Key,
     now_ms: i64,
-) -> Result<Entry, IntrospectionError> {
+) -> Result<Arc<Cached>, IntrospectionError> {
     let (entry, filled) = services
         .introspector
         .local
