@@ -40,6 +40,14 @@ type MakeRequest = Box<dyn Fn() -> Request>;
 
 #[actix_web::main]
 async fn main() {
+    // `cargo test --all-targets` runs this binary too: nothing unless asked
+    // (`cargo bench` passes `--bench`; the callgrind script passes its options).
+    if !std::env::args().any(|a| ["--bench", "--requests", "--case"].contains(&a.as_str())) {
+        eprintln!(
+            "request_cost: a benchmark; run scripts/request_cost.sh (or cargo bench --bench request_cost)"
+        );
+        return;
+    }
     let requests: usize = argument("--requests")
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
