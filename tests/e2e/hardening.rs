@@ -589,12 +589,25 @@ async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_
     let idp_port = crate::support::spawn::free_port();
     let idp_url = format!("http://127.0.0.1:{idp_port}");
     // The bridge starts while its IdP is down (it says so in its log and serves anyway).
+    // Its own database: its IdP is another issuer, so its alice is another
+    // identity, which must not take `alice` from the other tests' alice.
+    let database = format!("sqlite:{}", w.dir.join("idp-down.db").display());
     let (bridge, mut process, _port) = w
         .start_login_bridge(|c| {
             c.replace(
                 &format!("issuer = \"{}\"", w.idp_url),
                 &format!("issuer = \"{idp_url}\""),
             )
+            .lines()
+            .map(|line| {
+                if line.starts_with("database_url = ") {
+                    format!("database_url = \"{database}\"")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
         })
         .await;
     assert_eq!(bridge, w.login_bridge_url());
