@@ -35,32 +35,24 @@ const COLUMNS: &str = "id, browser_hash, origin, redirect_url, department, state
 
 impl Store {
     pub async fn insert_flow(&self, flow: NewFlow<'_>) -> StoreResult<()> {
-        let _gate = self.write_gate().await;
-        sqlx::query(
-            "INSERT INTO flows (id, browser_hash, origin, redirect_url, department, state, \
-             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
-        )
-        .bind(flow.id)
-        .bind(flow.browser_hash)
-        .bind(flow.origin)
-        .bind(flow.redirect_url)
-        .bind(flow.department)
-        .bind(flow.state)
-        .bind(flow.now)
-        .bind(flow.expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        self.insert_flow_row(flow, "").await.map(drop)
     }
 
     /// Inserts the flow unless a row with its id exists; says whether it did.
     pub async fn insert_flow_if_absent(&self, flow: NewFlow<'_>) -> StoreResult<bool> {
+        let inserted = self
+            .insert_flow_row(flow, " ON CONFLICT (id) DO NOTHING")
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// The INSERT, with what to do on a conflict (`""`: fail); rows inserted.
+    async fn insert_flow_row(&self, flow: NewFlow<'_>, on_conflict: &str) -> StoreResult<u64> {
         let _gate = self.write_gate().await;
-        let done = sqlx::query(
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO flows (id, browser_hash, origin, redirect_url, department, state, \
-             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-             ON CONFLICT (id) DO NOTHING",
-        )
+             created_at, updated_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8){on_conflict}"
+        )))
         .bind(flow.id)
         .bind(flow.browser_hash)
         .bind(flow.origin)
@@ -71,7 +63,7 @@ impl Store {
         .bind(flow.expires_at)
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected())
     }
 
     /// A flow that has not expired.

@@ -38,6 +38,21 @@ fn start_on(w: &crate::support::world::World, bridge: &str, idp: Option<&str>) -
     start_url(w, idp, TRUSTED_CLIENT).replace(&w.bridge_url, bridge)
 }
 
+/// A bridge config with its `database_url` replaced.
+fn with_database(config: &str, database: &str) -> String {
+    config
+        .lines()
+        .map(|line| {
+            if line.starts_with("database_url = ") {
+                format!("database_url = \"{database}\"")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn from(address: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("x-forwarded-for", address.parse().unwrap());
@@ -403,20 +418,7 @@ async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
         .await
         .unwrap();
     let database = cluster.database("outage");
-    let (bridge, mut process) = w
-        .start_extra_bridge(|c| {
-            c.lines()
-                .map(|line| {
-                    if line.starts_with("database_url = ") {
-                        format!("database_url = \"{database}\"")
-                    } else {
-                        line.to_owned()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .await;
+    let (bridge, mut process) = w.start_extra_bridge(|c| with_database(&c, &database)).await;
     let client = no_redirects();
     // A start that stores its flow at once (the department is given).
     let start = start_on(w, &bridge, Some("eng"));
@@ -594,20 +596,11 @@ async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_
     let database = format!("sqlite:{}", w.dir.join("idp-down.db").display());
     let (bridge, mut process, _port) = w
         .start_login_bridge(|c| {
-            c.replace(
+            let c = c.replace(
                 &format!("issuer = \"{}\"", w.idp_url),
                 &format!("issuer = \"{idp_url}\""),
-            )
-            .lines()
-            .map(|line| {
-                if line.starts_with("database_url = ") {
-                    format!("database_url = \"{database}\"")
-                } else {
-                    line.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+            );
+            with_database(&c, &database)
         })
         .await;
     assert_eq!(bridge, w.login_bridge_url());
