@@ -90,7 +90,7 @@ async fn main() {
     };
     // The first call fills the cache from the stand-in; the rest are cache hits.
     expect(&bridge, forward_auth(), StatusCode::OK).await;
-    // A browser's cookie and the picker URL of one login.
+    // A browser's cookie, and the sealed login of one start (from its picker).
     let start = || {
         test::TestRequest::get()
             .uri("/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb")
@@ -98,14 +98,19 @@ async fn main() {
             .to_request()
     };
     let first = test::call_service(&bridge, start()).await;
-    assert_eq!(first.status(), StatusCode::SEE_OTHER, "login start");
-    let picker = first
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .and_then(|l| l.strip_prefix("http://127.0.0.1:8008"))
-        .expect("the picker's URL")
+    assert_eq!(
+        first.status(),
+        StatusCode::OK,
+        "login start shows the picker"
+    );
+    let body = test::read_body(first).await;
+    let flow = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|page| page.split("name=\"flow\" value=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sealed login in the picker")
         .to_owned();
+    let picker = format!("/_sso_bridge/pick?flow={flow}");
     let show_picker = move || {
         test::TestRequest::get()
             .uri(&picker)
@@ -120,8 +125,11 @@ async fn main() {
         ),
         ("forward-auth, cached", Box::new(forward_auth)),
         ("introspection, cached", Box::new(introspect)),
-        ("login start: GET /login/sso/redirect", Box::new(start)),
-        ("login start: the picker", Box::new(show_picker)),
+        (
+            "login start: GET /login/sso/redirect, picker shown",
+            Box::new(start),
+        ),
+        ("the picker's own route (its search)", Box::new(show_picker)),
     ];
 
     let cases: Vec<_> = cases

@@ -20,7 +20,7 @@ count() { # case → instructions counted in the request loops
     sed -n 's/^==[0-9]*== Collected : //p' "$out/log"
 }
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=("GET /health" "forward-auth" "introspection" "login start: GET" "login start: the picker")
+[ ${#cases[@]} -gt 0 ] || cases=("GET /health" "forward-auth" "introspection" "login start: GET" "the picker's own route")
 hello=$(count "no such case")
 per_hello=$((hello / (requests * rounds)))
 echo "| request | instructions/request | vs hello |"

@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::GeneralPurpose;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -14,7 +14,20 @@ use crate::random::Random;
 
 /// What the database keeps instead of a secret: hex SHA-256.
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    to_hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Lower-case hex. Written out because the `hex` crate's encoder goes one
+/// `char` at a time through an iterator, and ids and hashes are made on every
+/// login start and request.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0x0f)]);
+    }
+    String::from_utf8(out).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -46,6 +59,10 @@ pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
     hmac_sha256(secret, purpose.as_bytes())
 }
 
+/// XChaCha20-Poly1305's nonce and tag, in bytes.
+const NONCE: usize = 24;
+const TAG: usize = 16;
+
 /// Authenticated encryption of small values (XChaCha20-Poly1305, random nonce),
 /// encoded as base64 text for a TEXT column.
 pub struct Sealer {
@@ -73,24 +90,27 @@ impl Sealer {
         }
     }
 
+    /// nonce ‖ ciphertext ‖ tag, encoded; built in one buffer.
     pub fn seal(&self, random: &Random, plaintext: &[u8]) -> String {
-        let mut nonce = [0u8; 24];
-        random.fill(&mut nonce);
-        let ciphertext = self
+        let mut out = Vec::with_capacity(NONCE + plaintext.len() + TAG);
+        out.resize(NONCE, 0);
+        random.fill(&mut out);
+        out.extend_from_slice(plaintext);
+        let (nonce, message) = out.split_at_mut(NONCE);
+        let tag = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), plaintext)
+            .encrypt_in_place_detached(XNonce::from_slice(nonce), b"", message)
             .unwrap_or_else(|_| unreachable!("encryption of in-memory data does not fail"));
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ciphertext);
+        out.extend_from_slice(&tag);
         self.encoding.encode(out)
     }
 
     pub fn open(&self, sealed: &str) -> Result<Vec<u8>, OpenError> {
         let bytes = self.encoding.decode(sealed).map_err(|_| OpenError)?;
-        if bytes.len() < 24 {
+        if bytes.len() < NONCE {
             return Err(OpenError);
         }
-        let (nonce, ciphertext) = bytes.split_at(24);
+        let (nonce, ciphertext) = bytes.split_at(NONCE);
         self.cipher
             .decrypt(XNonce::from_slice(nonce), ciphertext)
             .map_err(|_| OpenError)
@@ -100,6 +120,13 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_the_hex_crates_lower_case() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(to_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(to_hex(&[]), "");
+    }
 
     #[test]
     fn pkce_matches_rfc7636_appendix_b() {

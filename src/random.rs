@@ -7,23 +7,32 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-pub struct Random(Mutex<ChaCha20Rng>);
+pub enum Random {
+    /// Each thread's own CSPRNG (`rand`'s thread RNG: ChaCha, seeded and
+    /// reseeded from the OS), so the workers never wait on each other for it.
+    Os,
+    /// One deterministic generator, for tests; a lock orders its draws.
+    Seeded(Box<Mutex<ChaCha20Rng>>),
+}
 
 impl Random {
     pub fn from_os() -> Self {
-        Self(Mutex::new(ChaCha20Rng::from_entropy()))
+        Self::Os
     }
 
     /// Deterministic, for tests only.
     pub fn seeded(seed: u64) -> Self {
-        Self(Mutex::new(ChaCha20Rng::seed_from_u64(seed)))
+        Self::Seeded(Box::new(Mutex::new(ChaCha20Rng::seed_from_u64(seed))))
     }
 
     pub fn fill(&self, out: &mut [u8]) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .fill_bytes(out);
+        match self {
+            Self::Os => rand::thread_rng().fill_bytes(out),
+            Self::Seeded(rng) => rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .fill_bytes(out),
+        }
     }
 
     /// A URL-safe token with `bytes` bytes of entropy.
@@ -37,7 +46,7 @@ impl Random {
     pub fn id(&self) -> String {
         let mut buf = [0u8; 16];
         self.fill(&mut buf);
-        hex::encode(buf)
+        crate::crypto::to_hex(&buf)
     }
 
     /// A `rand` RNG for APIs that want one (key generation), seeded from this source.

@@ -1,6 +1,6 @@
 //! A login that has not chosen its department yet is not stored: it travels
 //! sealed (XChaCha20-Poly1305, under a key derived from `encryption_key`) in
-//! the picker's URL and form, bound to the browser's cookie and expiring with
+//! the picker's forms and links, bound to the browser's cookie and expiring with
 //! the flow lifetime. Its row is written when the department is chosen.
 //!
 //! So a flood of login starts writes nothing to the database, a restart loses

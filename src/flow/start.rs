@@ -15,9 +15,9 @@ pub struct StartRequest<'a> {
     pub login_hint: Option<&'a str>,
 }
 
-/// `GET /login/sso/redirect[/{idpId}]`: checks the redirect URL and goes to the
-/// picker with the login sealed in its URL (nothing is stored yet), or straight
-/// upstream when the department is known.
+/// `GET /login/sso/redirect[/{idpId}]`: checks the redirect URL and shows the
+/// picker with the login sealed in its forms (nothing is stored yet), or goes
+/// straight upstream when the department is known.
 pub async fn start(
     services: &Services,
     browser: &BrowserSecret,

@@ -11,7 +11,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use super::headers;
+use super::headers::{self, PageCsp};
 use super::i18n::{LANG, Lang};
 use crate::request_context::RequestContext;
 use crate::services::Services;
@@ -55,7 +55,13 @@ pub async fn edge(
         .request()
         .app_data::<web::Data<Services>>()
         .cloned();
-    headers::add(&mut response, services.as_deref().map(|s| &**s), lang, cors);
+    let page_csp = response.request().app_data::<web::Data<PageCsp>>().cloned();
+    headers::add(
+        &mut response,
+        page_csp.as_ref().map(|p| p.get_ref()),
+        lang,
+        cors,
+    );
     if let Ok(id) = HeaderValue::from_str(context.id()) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), id);
     }

@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 
 use super::i18n::Lang;
 use super::pages::ScriptNonce;
-use crate::services::Services;
+use crate::config::Config;
 
 static CROSS_ORIGIN_OPENER_POLICY: HeaderName =
     HeaderName::from_static("cross-origin-opener-policy");
@@ -17,9 +17,57 @@ pub fn is_cors(path: &str) -> bool {
     path.starts_with("/_matrix/") || path.starts_with("/.well-known/")
 }
 
+/// A page's Content-Security-Policy around its script sources, assembled once
+/// at start: the departments' homeservers (which the demo and fallback pages
+/// call) do not change while the bridge runs.
+pub struct PageCsp {
+    head: String,
+    tail: String,
+}
+
+impl PageCsp {
+    pub fn new(config: &Config) -> Self {
+        let connect: Vec<String> = config
+            .departments
+            .iter()
+            .map(|d| d.homeserver.base_url.origin().ascii_serialization())
+            .collect();
+        Self::connecting_to(&connect)
+    }
+
+    /// Pages that may call only the bridge and `origins`.
+    pub fn connecting_to(origins: &[String]) -> Self {
+        let connect = origins;
+        Self {
+            head: "default-src 'none'; script-src ".to_owned(),
+            tail: format!(
+                "; style-src 'self'; img-src 'self' https: data:; connect-src 'self' {}; \
+                 base-uri 'none'; frame-ancestors 'none'",
+                connect.join(" ")
+            ),
+        }
+    }
+
+    /// The policy for a page whose scripts carry `nonce` (none may run without one).
+    fn value(&self, nonce: Option<&str>) -> Option<HeaderValue> {
+        let mut csp = String::with_capacity(self.head.len() + self.tail.len() + 40);
+        csp.push_str(&self.head);
+        match nonce {
+            Some(nonce) => {
+                csp.push_str("'nonce-");
+                csp.push_str(nonce);
+                csp.push('\'');
+            }
+            None => csp.push_str("'none'"),
+        }
+        csp.push_str(&self.tail);
+        HeaderValue::from_str(&csp).ok()
+    }
+}
+
 pub fn add(
     response: &mut ServiceResponse<BoxBody>,
-    services: Option<&Services>,
+    page_csp: Option<&PageCsp>,
     lang: Lang,
     cors: bool,
 ) {
@@ -29,12 +77,13 @@ pub fn add(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     // The only scripts a page may run carry its nonce (its template sets it).
-    let scripts = is_html.then(|| {
-        response
-            .response()
-            .extensions()
-            .get::<ScriptNonce>()
-            .map_or_else(|| "'none'".to_owned(), |n| format!("'nonce-{}'", n.0))
+    let csp = is_html.then(|| {
+        let nonce = response.response().extensions();
+        let nonce = nonce.get::<ScriptNonce>().map(|n| n.0.as_str());
+        match page_csp {
+            Some(policy) => policy.value(nonce),
+            None => PageCsp::connecting_to(&[]).value(nonce),
+        }
     });
     let headers = response.headers_mut();
     headers.insert(
@@ -43,23 +92,9 @@ pub fn add(
     );
     // What only a browser showing a page acts on: API answers (JSON, empty
     // forward-auth answers) go without.
-    if let Some(scripts) = scripts {
-        let connect = services
-            .map(|s| {
-                s.config
-                    .departments
-                    .iter()
-                    .map(|d| d.homeserver.base_url.origin().ascii_serialization())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        let csp = format!(
-            "default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' https: data:; \
-             connect-src 'self' {connect}; base-uri 'none'; frame-ancestors 'none'"
-        );
-        if let Ok(value) = HeaderValue::from_str(&csp) {
-            headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    if is_html {
+        if let Some(csp) = csp.flatten() {
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
         }
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         headers.insert(

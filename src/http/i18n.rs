@@ -103,10 +103,27 @@ impl Texts {
         template.replace("{}", value)
     }
 
+    /// `count_template` filled in, in one pass (the picker shows it on every start).
     pub fn count(&self, n: usize, total: usize) -> String {
-        self.count_template
-            .replace("{n}", &n.to_string())
-            .replace("{total}", &total.to_string())
+        use std::fmt::Write;
+        let mut out = String::with_capacity(self.count_template.len() + 8);
+        let mut rest = self.count_template;
+        while let Some(at) = rest.find('{') {
+            out.push_str(&rest[..at]);
+            rest = &rest[at..];
+            if let Some(after) = rest.strip_prefix("{n}") {
+                let _ = write!(out, "{n}");
+                rest = after;
+            } else if let Some(after) = rest.strip_prefix("{total}") {
+                let _ = write!(out, "{total}");
+                rest = after;
+            } else {
+                out.push('{');
+                rest = &rest[1..];
+            }
+        }
+        out.push_str(rest);
+        out
     }
 }
 
@@ -167,6 +184,12 @@ static FR: Texts = Texts {
 #[cfg(test)]
 mod tests {
     use super::Lang;
+
+    #[test]
+    fn the_department_count_fills_both_numbers_in_each_language() {
+        assert_eq!(Lang::En.texts().count(1, 3), "1 of 3 departments");
+        assert_eq!(Lang::Fr.texts().count(12, 40), "12 départements sur 40");
+    }
 
     #[test]
     fn negotiates_with_q_values_and_falls_back_to_english() {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::error::HttpError;
 use super::i18n::Lang;
-use super::{cookies, respond};
+use super::{cookies, picker, respond};
 use crate::flow::{self, StartRequest};
 use crate::services::Services;
 
@@ -83,6 +83,13 @@ pub async fn sso_redirect(
     )
     .await;
     match next {
+        // The picker is this response: a login start is one request.
+        Ok(flow::Next::Picker { flow }) => {
+            let mut response =
+                picker::page(&services, &request, &flow, "").unwrap_or_else(|e| e.error_response());
+            let _ = response.add_cookie(&cookie);
+            Ok(response)
+        }
         Ok(next) => Ok(respond::next(&services, next, vec![cookie])),
         // The cookie goes with the error page too: a kept flow ("Try again")
         // belongs to this browser.

@@ -35,6 +35,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::services::Services;
 use error::HttpError;
+use headers::PageCsp;
 
 /// Request bodies the bridge accepts are small forms…
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -208,8 +209,10 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let page_csp = web::Data::new(PageCsp::new(&data.config));
     App::new()
         .app_data(data)
+        .app_data(page_csp)
         .wrap(from_fn(context::edge))
         .configure(routes)
         .default_service(web::to(|| async {

@@ -7,6 +7,29 @@ use askama::Template;
 
 use super::i18n::{Lang, Texts};
 
+/// A value made only of URL-safe base64 characters (`A–Z a–z 0–9 - _`), such
+/// as a sealed login: nothing in it needs escaping in HTML text, an attribute
+/// or a URL, so the picker writes it as it is (it appears in every form).
+#[derive(Debug, Clone, Copy)]
+pub struct UrlSafe<'a>(&'a str);
+
+impl<'a> UrlSafe<'a> {
+    pub fn new(value: &'a str) -> Option<Self> {
+        value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .then_some(Self(value))
+    }
+}
+
+impl std::fmt::Display for UrlSafe<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for UrlSafe<'_> {}
+
 #[derive(Debug, Clone)]
 pub struct DepartmentView {
     pub id: String,
@@ -20,7 +43,7 @@ pub struct DepartmentView {
 pub struct PickerPage<'a> {
     pub t: &'static Texts,
     /// The sealed login (`flow::pending`), carried by every link and form.
-    pub flow: &'a str,
+    pub flow: UrlSafe<'a>,
     pub query: &'a str,
     pub last: Option<DepartmentView>,
     pub departments: Vec<DepartmentView>,
@@ -175,10 +198,18 @@ mod tests {
     }
 
     #[test]
+    fn only_url_safe_base64_passes_unescaped() {
+        assert!(UrlSafe::new("AZaz09-_").is_some());
+        for bad in ["f\"1", "a<b", "a&b", "a'b", "a b", "a+b/c=", "é"] {
+            assert!(UrlSafe::new(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
     fn every_page_renders_and_escapes() {
         let picker = PickerPage {
             t: Lang::En.texts(),
-            flow: "f\"1",
+            flow: UrlSafe::new("f-1_A").unwrap(),
             query: "<script>",
             last: Some(dept("eng")),
             departments: vec![dept("eng"), dept("hist")],

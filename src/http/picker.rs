@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::error::HttpError;
 use super::i18n::Lang;
-use super::pages::{DepartmentView, PickerPage, html};
+use super::pages::{DepartmentView, PickerPage, UrlSafe, html};
 use super::{cookies, respond};
 use crate::config::Department;
 use crate::flow::{self, FlowError};
@@ -28,22 +28,37 @@ pub async fn show(
     let browser =
         cookies::browser_secret(&request).ok_or_else(|| fail(FlowError::NoBrowserSession))?;
     flow::check_picker(&services, &browser, &query.flow).map_err(fail)?;
-    let needle = query.q.trim().to_lowercase();
+    page(&services, &request, &query.flow, &query.q)
+}
+
+/// The picker for the sealed login `flow`, its list narrowed by `query`. Shown
+/// by the login start itself (so a start is one request) and by this route,
+/// which the page's search form and "Try again" come back to.
+pub fn page(
+    services: &Services,
+    request: &HttpRequest,
+    flow: &str,
+    query: &str,
+) -> Result<HttpResponse, HttpError> {
+    // Sealed logins are URL-safe base64; anything else was not sealed by us.
+    let flow =
+        UrlSafe::new(flow).ok_or_else(|| HttpError::from_flow(services, FlowError::Expired))?;
+    let needle = query.trim().to_lowercase();
     let all = &services.config.departments;
     let departments: Vec<DepartmentView> = all
         .iter()
         .filter(|d| needle.is_empty() || matches(d, &needle))
         .map(view)
         .collect();
-    let last = cookies::last_department(&request)
-        .and_then(|id| services.config.department(&id))
+    let last = cookies::last_department(request)
+        .and_then(|id| services.config.department(id))
         .map(view);
     Ok(html(
         StatusCode::OK,
         &PickerPage {
             t: Lang::current().texts(),
-            flow: &query.flow,
-            query: &query.q,
+            flow,
+            query,
             last,
             departments,
             total: all.len(),

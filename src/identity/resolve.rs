@@ -37,16 +37,16 @@ pub async fn resolve_identity(
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
     if let Some(existing) = store
-        .identity_by_subject(&department.id, &upstream.issuer, &upstream.subject)
+        .touch_identity_by_subject(
+            &department.id,
+            &upstream.issuer,
+            &upstream.subject,
+            display_name.as_deref(),
+            now,
+        )
         .await?
     {
-        store
-            .touch_identity(&existing.id, display_name.as_deref(), now)
-            .await?;
-        return Ok(IdentityRow {
-            display_name,
-            ..existing
-        });
+        return Ok(existing);
     }
     let raw = department
         .localpart_template

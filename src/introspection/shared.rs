@@ -52,5 +52,5 @@ impl SharedCache {
 }
 
 fn redis_key(key: &Key) -> String {
-    format!("{PREFIX}{}", hex::encode(key))
+    format!("{PREFIX}{}", crate::crypto::to_hex(key.as_slice()))
 }

@@ -88,20 +88,31 @@ impl Store {
         Ok(())
     }
 
-    /// The localpart stays as first assigned (it is the Matrix id); the display name follows the IdP.
-    pub async fn touch_identity(
+    /// A returning person: their identity, its login time and display name
+    /// updated in the same statement (one round trip on the login path). The
+    /// localpart stays as first assigned (it is the Matrix id); the display name
+    /// follows the IdP. `None` for someone not seen before.
+    pub async fn touch_identity_by_subject(
         &self,
-        id: &str,
+        department: &str,
+        issuer: &str,
+        subject: &str,
         display_name: Option<&str>,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<IdentityRow>> {
         let _gate = self.write_gate().await;
-        sqlx::query("UPDATE identities SET display_name = $1, last_login_at = $2 WHERE id = $3")
+        Ok(
+            sqlx::query_as::<_, IdentityRow>(sqlx::AssertSqlSafe(format!(
+                "UPDATE identities SET display_name = $4, last_login_at = $5 \
+             WHERE department = $1 AND issuer = $2 AND subject = $3 RETURNING {COLUMNS}"
+            )))
+            .bind(department)
+            .bind(issuer)
+            .bind(subject)
             .bind(display_name)
             .bind(now)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+            .fetch_optional(self.pool())
+            .await?,
+        )
     }
 }

@@ -146,8 +146,10 @@ impl Browser {
                 page = self.get(next.as_str()).await;
                 continue;
             }
-            if page.status == StatusCode::OK && page.url.path() == "/_sso_bridge/pick" {
-                let flow = hidden(&page, "flow").expect("flow field in picker");
+            // The picker: the login start's answer, or its own route.
+            if page.status == StatusCode::OK
+                && let Some(flow) = hidden(&page, "flow")
+            {
                 let action = page.url.join("/_sso_bridge/pick").expect("url");
                 page = self
                     .post_form(

@@ -4,14 +4,9 @@
 // calls the page made, for the Rust test to check.
 //
 // Environment: BRIDGE_URL, USERNAME, PASSWORD, DEPARTMENT.
-import { chromium } from 'playwright-core';
+import { bridge, launch, waitForPicker } from './lib.mjs';
 
-const bridge = process.env.BRIDGE_URL;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   await page.addInitScript(() => {
@@ -24,7 +19,7 @@ try {
   const start = `${bridge}_matrix/static/client/login/?device_id=FALLBACKDEV&initial_device_display_name=Fallback%20test`;
   await page.goto(start);
   await page.click('#sso');
-  await page.waitForURL(/\/_sso_bridge\/pick/);
+  await waitForPicker(page);
   await page.click(`button[value="${process.env.DEPARTMENT}"]`);
   await page.waitForSelector('input[name=password]');
   await page.fill('input[name=username]', process.env.USERNAME);

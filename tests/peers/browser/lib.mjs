@@ -12,9 +12,14 @@ export async function launch() {
   });
 }
 
+/// Waits for the department picker (the login start's own answer).
+export async function waitForPicker(page) {
+  await page.waitForSelector('#departments');
+}
+
 /// On the picker: choose the department; then sign in at whichever IdP form comes.
 export async function pickAndSignIn(page, department, username, password = 'correct horse') {
-  await page.waitForURL(/\/_sso_bridge\/pick/);
+  await waitForPicker(page);
   await page.click(`button[value="${department}"]`);
   await signIn(page, username, password);
 }

@@ -2,7 +2,7 @@
 // fallback pages (zero violations expected), and screenshots of the picker and
 // the fallback into SCREENSHOT_DIR. Prints JSON {page: violations}.
 // Environment: BRIDGE_URL, SCREENSHOT_DIR (optional).
-import { axe, bridge, launch, signIn } from './lib.mjs';
+import { axe, bridge, launch, signIn, waitForPicker } from './lib.mjs';
 
 const shots = process.env.SCREENSHOT_DIR;
 const browser = await launch();
@@ -16,7 +16,7 @@ try {
     `${bridge}_matrix/client/v3/login/sso/redirect${idp ? '/' + idp : ''}?redirectUrl=${encodeURIComponent(redirect)}`;
 
   await page.goto(start(`${bridge}_sso_bridge/demo`));
-  await page.waitForURL(/\/_sso_bridge\/pick/);
+  await waitForPicker(page);
   if (shots) await page.screenshot({ path: `${shots}/picker.png`, fullPage: true });
   results.picker = await axe(page);
 
