@@ -155,6 +155,8 @@ mod tests {
         assert_eq!(again.id, alice.id);
         assert_eq!(again.localpart, "alice", "the localpart never changes");
         assert_eq!(again.display_name.as_deref(), Some("Alice Liddell"));
+        let stored = store.identity(&alice.id).await.unwrap().unwrap();
+        assert_eq!(stored.display_name.as_deref(), Some("Alice Liddell"));
         let carol = resolve_identity(&store, &random, 3, &dept, &person("s2", "alice", "Carol"))
             .await
             .unwrap();
