@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Load, hello_world, mib, rss_kib};
+use common::{Load, hello_world, mib, rss_kib, static_page};
 use sso_bridge::crypto::{Sealer, hash_secret, pkce_s256};
 use sso_bridge::provider::SigningKeys;
 use sso_bridge::random::Random;
@@ -75,7 +75,8 @@ async fn run(w: &World) {
         "_matrix/client/v3/login/sso/redirect?redirectUrl={}",
         encode(TRUSTED_CLIENT)
     );
-    let (cookie, picker) = first_start(&format!("{bridge}{redirect}")).await;
+    let (cookie, picker, page) = first_start(&format!("{bridge}{redirect}")).await;
+    let page_bytes = page.len();
     let synapse_redirect = format!("{}{redirect}", w.eng.url);
     check_synapse_redirect(&synapse_redirect).await;
 
@@ -88,6 +89,12 @@ async fn run(w: &World) {
     let start = wrk(&format!("{bridge}{redirect}"), &with_cookie, None);
     perf_stop(perf);
     let picker_search = wrk(&format!("{picker}&q=eng"), &with_cookie, None);
+    // The same page, fixed, from the hello server: the cost of sending it.
+    let static_picker = wrk(
+        &format!("http://127.0.0.1:{}/", static_page(page.leak())),
+        &[],
+        None,
+    );
 
     // Item 3: the token endpoint, with codes made through the store API.
     let floor = rs256_floor().await;
@@ -124,6 +131,7 @@ async fn run(w: &World) {
                 &picker_search,
             ),
         ],
+        (page_bytes, &static_picker),
         &token,
         &floor,
         &logins,
@@ -187,9 +195,10 @@ fn http_client() -> reqwest::Client {
         .expect("http client")
 }
 
-/// One login start by hand: the browser cookie it sets, and the URL of the
-/// picker's own route for the login sealed in the picker it answers with.
-async fn first_start(url: &str) -> (String, String) {
+/// One login start by hand: the browser cookie it sets, the URL of the
+/// picker's own route for the login sealed in the picker it answers with, and
+/// that page.
+async fn first_start(url: &str) -> (String, String, String) {
     let response = http_client().get(url).send().await.expect("login start");
     assert_eq!(response.status().as_u16(), 200, "login start: {response:?}");
     let cookie = response
@@ -208,7 +217,8 @@ async fn first_start(url: &str) -> (String, String) {
         .and_then(|rest| rest.split('"').next())
         .expect("the sealed login in the picker");
     let base = url.split("_matrix/").next().unwrap_or_default();
-    (cookie, format!("{base}_sso_bridge/pick?flow={flow}"))
+    let picker = format!("{base}_sso_bridge/pick?flow={flow}");
+    (cookie, picker, page)
 }
 
 /// Synapse's SSO redirect must be a redirect to the bridge (SSO configured),
@@ -738,6 +748,7 @@ fn mark(met: bool) -> &'static str {
 fn report(
     hello: &Load,
     rows: &[(&str, &Load)],
+    (page_bytes, static_picker): (usize, &Load),
     token: &Load,
     floor: &Floor,
     logins: &Logins,
@@ -773,6 +784,16 @@ fn report(
             load.non_2xx
         );
     }
+    println!(
+        "| the hello server sending the picker page as a fixed {page_bytes}-byte page (the cost of sending it) | {:.0} | | {:.2} ms | | {:.0}% |",
+        static_picker.requests_per_second,
+        static_picker.p99_ms,
+        100.0 * static_picker.requests_per_second / hello.requests_per_second
+    );
+    println!(
+        "\nThe login start runs at {:.0}% of the rate at which this machine sends its page at all (the fixed page above).",
+        100.0 * rows[3].1.requests_per_second / static_picker.requests_per_second
+    );
     println!(
         "\nA login start is one request: the answer to `/login/sso/redirect` is the picker, with a new login sealed in its forms (its row is written when a department is chosen). Every answer counted was that page (200)."
     );

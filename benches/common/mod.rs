@@ -51,12 +51,30 @@ pub fn assert_wrk_installed() {
 /// The HTTP ceiling on this machine: actix-web answering "hello", with as many
 /// workers as the bridge (one per core), on a thread of this process.
 pub fn hello_world() -> u16 {
+    serve(|| async { "hello" })
+}
+
+/// The same server answering `body` (fixed, made once) as a page: what sending
+/// a page of that size costs on this machine, whatever makes it.
+pub fn static_page(body: &'static str) -> u16 {
+    serve(move || async move {
+        actix_web::HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    })
+}
+
+fn serve<F>(handler: F) -> u16
+where
+    F: actix_web::Handler<()> + Clone + Send + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the hello server");
     let port = listener.local_addr().expect("hello server address").port();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            actix_web::HttpServer::new(|| {
-                actix_web::App::new().route("/", actix_web::web::get().to(|| async { "hello" }))
+            actix_web::HttpServer::new(move || {
+                actix_web::App::new().route("/", actix_web::web::get().to(handler.clone()))
             })
             .listen(listener)
             .expect("listen on the hello server's socket")
