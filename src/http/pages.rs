@@ -30,12 +30,14 @@ impl std::fmt::Display for UrlSafe<'_> {
 
 impl askama::filters::HtmlSafe for UrlSafe<'_> {}
 
-#[derive(Debug, Clone)]
-pub struct DepartmentView {
-    pub id: String,
-    pub name: String,
-    pub logo_url: Option<String>,
-    pub domains: String,
+/// A department as the picker shows it, borrowed from the configuration (the
+/// list is on every login start; a university may have dozens).
+#[derive(Debug, Clone, Copy)]
+pub struct DepartmentView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub logo_url: Option<&'a str>,
+    pub domains: &'a [String],
 }
 
 #[derive(Template)]
@@ -45,8 +47,8 @@ pub struct PickerPage<'a> {
     /// The sealed login (`flow::pending`), carried by every link and form.
     pub flow: UrlSafe<'a>,
     pub query: &'a str,
-    pub last: Option<DepartmentView>,
-    pub departments: Vec<DepartmentView>,
+    pub last: Option<DepartmentView<'a>>,
+    pub departments: Vec<DepartmentView<'a>>,
     pub total: usize,
     /// The CSP nonce of the page's `<script>` tags.
     pub nonce: String,
@@ -188,12 +190,12 @@ pub fn error_page(
 mod tests {
     use super::*;
 
-    fn dept(id: &str) -> DepartmentView {
+    fn dept<'a>(id: &'a str, name: &'a str) -> DepartmentView<'a> {
         DepartmentView {
-            id: id.into(),
-            name: format!("<b>{id}</b>"),
+            id,
+            name,
             logo_url: None,
-            domains: String::new(),
+            domains: &[],
         }
     }
 
@@ -206,13 +208,36 @@ mod tests {
     }
 
     #[test]
+    fn the_picker_lists_each_departments_domains_for_the_instant_search() {
+        let domains = vec!["eng.example".to_owned(), "cs.example".to_owned()];
+        let picker = PickerPage {
+            t: Lang::En.texts(),
+            flow: UrlSafe::new("f").unwrap(),
+            query: "",
+            last: None,
+            departments: vec![DepartmentView {
+                domains: &domains,
+                ..dept("eng", "Engineering")
+            }],
+            total: 1,
+            nonce: "n".into(),
+        }
+        .render()
+        .unwrap();
+        assert!(
+            picker.contains(r#"data-search="engineering eng eng.example cs.example""#),
+            "{picker}"
+        );
+    }
+
+    #[test]
     fn every_page_renders_and_escapes() {
         let picker = PickerPage {
             t: Lang::En.texts(),
             flow: UrlSafe::new("f-1_A").unwrap(),
             query: "<script>",
-            last: Some(dept("eng")),
-            departments: vec![dept("eng"), dept("hist")],
+            last: Some(dept("eng", "<b>eng</b>")),
+            departments: vec![dept("eng", "<b>eng</b>"), dept("hist", "<b>hist</b>")],
             total: 2,
             nonce: "n0nce".into(),
         }

@@ -120,11 +120,11 @@ fn matches(department: &Department, needle: &str) -> bool {
         || department.email_domains.iter().any(|d| d.contains(needle))
 }
 
-fn view(department: &Department) -> DepartmentView {
+fn view(department: &Department) -> DepartmentView<'_> {
     DepartmentView {
-        id: department.id.clone(),
-        name: department.name.clone(),
-        logo_url: department.logo_url.as_ref().map(|u| u.to_string()),
-        domains: department.email_domains.join(" "),
+        id: &department.id,
+        name: &department.name,
+        logo_url: department.logo_url.as_ref().map(|u| u.as_str()),
+        domains: &department.email_domains,
     }
 }
