@@ -127,3 +127,38 @@ pub fn add(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_policy_allows_the_departments_homeservers_and_only_the_pages_own_scripts() {
+        let config = Config::parse(crate::config::SAMPLE).unwrap();
+        let policy = PageCsp::new(&config);
+        let origins: Vec<String> = config
+            .departments
+            .iter()
+            .map(|d| d.homeserver.base_url.origin().ascii_serialization())
+            .collect();
+        assert!(!origins.is_empty());
+        let with_nonce = policy.value(Some("abc")).unwrap();
+        let with_nonce = with_nonce.to_str().unwrap();
+        assert!(
+            with_nonce.starts_with("default-src 'none'; script-src 'nonce-abc'; "),
+            "{with_nonce}"
+        );
+        assert!(
+            with_nonce.contains(&format!("connect-src 'self' {};", origins.join(" "))),
+            "{with_nonce}"
+        );
+        assert!(with_nonce.ends_with("base-uri 'none'; frame-ancestors 'none'"));
+        let without = policy.value(None).unwrap();
+        assert!(without.to_str().unwrap().contains("script-src 'none';"));
+        let bare = PageCsp::connecting_to(&[]).value(None).unwrap();
+        assert!(
+            bare.to_str().unwrap().contains("connect-src 'self' ;")
+                || bare.to_str().unwrap().contains("connect-src 'self';")
+        );
+    }
+}
