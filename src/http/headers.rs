@@ -37,13 +37,12 @@ impl PageCsp {
 
     /// Pages that may call only the bridge and `origins`.
     pub fn connecting_to(origins: &[String]) -> Self {
-        let connect = origins;
+        let connect: String = origins.iter().map(|o| format!(" {o}")).collect();
         Self {
             head: "default-src 'none'; script-src ".to_owned(),
             tail: format!(
-                "; style-src 'self'; img-src 'self' https: data:; connect-src 'self' {}; \
-                 base-uri 'none'; frame-ancestors 'none'",
-                connect.join(" ")
+                "; style-src 'self'; img-src 'self' https: data:; connect-src 'self'{connect}; \
+                 base-uri 'none'; frame-ancestors 'none'"
             ),
         }
     }
@@ -156,9 +155,6 @@ mod tests {
         let without = policy.value(None).unwrap();
         assert!(without.to_str().unwrap().contains("script-src 'none';"));
         let bare = PageCsp::connecting_to(&[]).value(None).unwrap();
-        assert!(
-            bare.to_str().unwrap().contains("connect-src 'self' ;")
-                || bare.to_str().unwrap().contains("connect-src 'self';")
-        );
+        assert!(bare.to_str().unwrap().contains("connect-src 'self';"));
     }
 }
