@@ -211,11 +211,7 @@ async fn first_start(url: &str) -> (String, String, String) {
         .expect("the browser cookie")
         .to_owned();
     let page = response.text().await.expect("the picker");
-    let flow = page
-        .split("name=\"flow\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sealed login in the picker");
+    let flow = support::inprocess::sealed_flow(&page).expect("the sealed login in the picker");
     let base = url.split("_matrix/").next().unwrap_or_default();
     let picker = format!("{base}_sso_bridge/pick?flow={flow}");
     (cookie, picker, page)

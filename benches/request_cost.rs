@@ -10,6 +10,9 @@
 //! `--case NAME` keeps only the matching requests (and the hello baseline);
 //! `--requests N` sets the batch size.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -106,8 +109,7 @@ async fn main() {
     let body = test::read_body(first).await;
     let flow = std::str::from_utf8(&body)
         .ok()
-        .and_then(|page| page.split("name=\"flow\" value=\"").nth(1))
-        .and_then(|rest| rest.split('"').next())
+        .and_then(support::inprocess::sealed_flow)
         .expect("the sealed login in the picker")
         .to_owned();
     let picker = format!("/_sso_bridge/pick?flow={flow}");
@@ -225,20 +227,8 @@ cache_ttl_seconds = 600
 [[introspection.clients]]
 id = "portal"
 secret = "portal-secret-0123456789"
-[[upstreams]]
-kind = "oidc"
-id = "university"
-issuer = "http://127.0.0.1:1"
-client_id = "bridge"
-client_secret = "secret"
-[[departments]]
-id = "eng"
-name = "Engineering"
-client_secret = "eng-client-secret-0123456789"
-upstream = "university"
-membership = {{ claim = "department", any_of = ["eng"] }}
-homeserver = {{ base_url = "{homeserver}", server_name = "eng.test" }}
-"#
+{departments}"#,
+        departments = support::inprocess::university_with(&[("eng", "Engineering", homeserver)]),
     ))
     .expect("bench config");
     Services::start(config, Arc::new(SystemClock), Random::from_os())

@@ -21,7 +21,8 @@ use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 use sso_bridge::store::{NewAuthCode, NewIdentity};
 
-const CONFIG: &str = r#"
+/// The configuration before its upstream and department (`config()`).
+const HEAD: &str = r#"
 public_base_url = "http://127.0.0.1:8008/"
 database_url = "sqlite::memory:"
 [secrets]
@@ -31,23 +32,15 @@ allowed_origins = ["https://app.example"]
 [lifetimes]
 flow_seconds = 600
 authorization_code_seconds = 60
-[[upstreams]]
-kind = "oidc"
-id = "university"
-issuer = "http://127.0.0.1:1"
-client_id = "bridge"
-client_secret = "secret"
-[[departments]]
-id = "eng"
-name = "Engineering"
-client_secret = "eng-client-secret-0123456789"
-upstream = "university"
-membership = { claim = "department", any_of = ["eng"] }
-homeserver = { base_url = "http://127.0.0.1:8101/", server_name = "eng.test" }
 "#;
 
+fn config() -> String {
+    HEAD.to_owned()
+        + &support::inprocess::university_with(&[("eng", "Engineering", "http://127.0.0.1:8101/")])
+}
+
 async fn services(clock: Arc<MockClock>) -> Arc<Services> {
-    let config = Config::parse(&support::database::in_config(CONFIG)).expect("config");
+    let config = Config::parse(&support::database::in_config(&config())).expect("config");
     Services::start(config, clock, Random::seeded(42))
         .await
         .expect("services")
@@ -74,11 +67,8 @@ where
         .into_owned();
     let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
     assert!(body.contains("Choose your department"), "{body}");
-    let flow = body
-        .split("name=\"flow\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sealed login in the picker's forms");
+    let flow =
+        support::inprocess::sealed_flow(&body).expect("the sealed login in the picker's forms");
     (format!("/_sso_bridge/pick?flow={flow}"), cookie)
 }
 
@@ -313,7 +303,7 @@ async fn remember_token(services: &Services, token: &str, homeserver: &str) {
 async fn token_login_in_redirect_mode_answers_307_to_the_department() {
     let clock = Arc::new(MockClock::at_unix(1_800_000_000));
     let config = Config::parse(&support::database::in_config(
-        &CONFIG.replace("database_url", "token_login = \"redirect\"\ndatabase_url"),
+        &config().replace("database_url", "token_login = \"redirect\"\ndatabase_url"),
     ))
     .unwrap();
     let services = Services::start(config, clock.clone(), Random::seeded(7))

@@ -107,27 +107,11 @@ inactive_ttl_seconds = 5
 [[introspection.clients]]
 id = "portal"
 secret = "portal-secret-0123456789"
-[[upstreams]]
-kind = "oidc"
-id = "university"
-issuer = "http://127.0.0.1:1"
-client_id = "bridge"
-client_secret = "secret"
-[[departments]]
-id = "eng"
-name = "Engineering"
-client_secret = "eng-client-secret-0123456789"
-upstream = "university"
-membership = {{ claim = "department", any_of = ["eng"] }}
-homeserver = {{ base_url = "{eng_url}", server_name = "eng.test" }}
-[[departments]]
-id = "hist"
-name = "History"
-client_secret = "hist-client-secret-0123456789"
-upstream = "university"
-membership = {{ claim = "department", any_of = ["hist"] }}
-homeserver = {{ base_url = "{hist_url}", server_name = "hist.test" }}
-"#
+{departments}"#,
+        departments = support::inprocess::university_with(&[
+            ("eng", "Engineering", eng_url),
+            ("hist", "History", hist_url),
+        ]),
     )))
     .expect("config");
     Services::start(config, clock, Random::seeded(7))

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod database;
+pub mod inprocess;
 pub mod login;
 pub mod matrix;
 pub mod saml_config;
