@@ -849,7 +849,8 @@ fn share(len: usize, thread: usize) -> Vec<usize> {
     (thread..len).step_by(THREADS).collect()
 }
 
-/// `SamlIdp::verify`: signature, algorithms, InResponseTo, Destination,
+/// `saml::precheck` + `SamlIdp::verify`: shape limits, signature profile,
+/// signature, algorithms, InResponseTo, Destination,
 /// Recipient, Issuer, validity window, Status, Audience, the mapping; and, with
 /// `remember`, the replay-cache write (under an IdP name of its own, so the
 /// later lines still find these assertion IDs unused).
@@ -867,8 +868,16 @@ fn measure_verify(
             async move {
                 let case = &cases[i];
                 let idp = services.upstreams.saml("campus").expect("campus");
+                let (xml, prechecked) = sso_bridge::upstream::saml::precheck(case.xml.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let verified = idp
-                    .verify(case.xml.clone(), case.request_id.clone())
+                    .verify(
+                        xml,
+                        prechecked,
+                        case.request_id.clone(),
+                        services.clock.now(),
+                    )
                     .await
                     .map_err(|e| e.to_string())?;
                 if remember

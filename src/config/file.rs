@@ -135,6 +135,10 @@ pub struct SamlUpstreamFile {
     pub subject_attribute: Option<String>,
     /// Accept IdP-initiated (unsolicited) logins, and send them to this Matrix client.
     pub unsolicited_redirect_url: Option<String>,
+    /// Also offer attributes under their FriendlyName (a display hint in SAML,
+    /// chosen by whoever writes the attribute): only for IdPs that use it as a key.
+    #[serde(default)]
+    pub friendly_names: bool,
 }
 
 fn default_metadata_refresh() -> u64 {

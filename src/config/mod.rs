@@ -113,6 +113,8 @@ pub struct SamlUpstream {
     pub subject_attribute: Option<String>,
     /// When set, IdP-initiated logins are accepted and land at this client URL.
     pub unsolicited_redirect_url: Option<Url>,
+    /// Attributes are also offered under their FriendlyName (off by default).
+    pub friendly_names: bool,
 }
 
 #[derive(Debug, Clone)]

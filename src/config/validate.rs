@@ -471,6 +471,7 @@ fn saml_upstream(
         name_id_format,
         subject_attribute: f.subject_attribute,
         unsolicited_redirect_url,
+        friendly_names: f.friendly_names,
     }
 }
 

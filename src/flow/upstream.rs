@@ -14,7 +14,7 @@ use crate::request_context::note_department;
 use crate::services::Services;
 use crate::store::FlowRow;
 use crate::upstream::oidc::UpstreamRequestSecrets;
-use crate::upstream::saml::{SamlError, VerifiedAssertion, precheck};
+use crate::upstream::saml::{self, Prechecked, SamlError, VerifiedAssertion};
 use crate::upstream::{UpstreamClient, UpstreamError};
 
 /// Binds a fresh upstream request to the flow and returns the IdP's login URL.
@@ -121,9 +121,9 @@ pub async fn saml_acs(
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or(FlowError::Saml(SamlError::NotBase64))?;
-    let prechecked = precheck(&xml)?;
-    let Some(request_id) = prechecked.in_response_to else {
-        return unsolicited(services, browser, upstream_id, xml, relay_state).await;
+    let (xml, prechecked) = saml::precheck(xml).await?;
+    let Some(request_id) = prechecked.in_response_to.clone() else {
+        return unsolicited(services, browser, upstream_id, xml, prechecked, relay_state).await;
     };
     let (flow, browser) = returning_flow(services, browser, upstream_id, &request_id).await?;
     let result = async {
@@ -131,7 +131,9 @@ pub async fn saml_acs(
             .upstreams
             .saml(upstream_id)
             .ok_or(FlowError::OutOfOrder)?;
-        let verified = idp.verify(xml, request_id).await?;
+        let verified = idp
+            .verify(xml, prechecked, request_id, services.clock.now())
+            .await?;
         remember(services, upstream_id, &verified).await?;
         admit(services, &flow, verified.identity).await
     }
@@ -164,6 +166,7 @@ async fn unsolicited(
     browser: Option<&BrowserSecret>,
     upstream_id: &str,
     xml: String,
+    prechecked: Prechecked,
     relay_state: Option<&str>,
 ) -> Result<(Next, Option<BrowserSecret>), FlowError> {
     let idp = services
@@ -174,7 +177,9 @@ async fn unsolicited(
         .unsolicited_redirect_url()
         .cloned()
         .ok_or(FlowError::Saml(SamlError::Unsolicited))?;
-    let verified = idp.verify_unsolicited(xml).await?;
+    let verified = idp
+        .verify_unsolicited(xml, prechecked, services.clock.now())
+        .await?;
     remember(services, upstream_id, &verified).await?;
     let behind_this_idp = |d: &&crate::config::Department| d.upstream == upstream_id;
     let named = relay_state

@@ -1,58 +1,49 @@
-//! The SAML2 service provider for one upstream IdP (samael with xmlsec): IdP
-//! metadata (file or URL, refreshed), AuthnRequests over HTTP-Redirect, and
-//! fail-closed validation of the responses posted to the ACS.
+//! The SAML2 service provider for one upstream IdP: IdP metadata (file or URL,
+//! refreshed), AuthnRequests over HTTP-Redirect, and fail-closed validation of
+//! the responses posted to the ACS, in this order:
+//!
+//! 1. `precheck`: shape limits on the raw bytes, one parse, the envelope, and the
+//!    signature `profile`, all before any cryptography;
+//! 2. `xmldsig`: each signature verified with a key from the metadata, in an
+//!    xmlsec context that can follow nothing but the profile's own reference;
+//! 3. samael reads only what the signature covers, and checks the conditions;
+//! 4. `mapping`: audience, claims, subject.
+//!
+//! Steps 1 and 2 run on the bounded `pool`.
+
+mod limits;
+mod mapping;
+mod pool;
+mod precheck;
+mod profile;
+mod xmldsig;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
-use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer};
+use samael::crypto::CertificateDer;
 use samael::metadata::EntityDescriptor;
-use samael::schema::Assertion;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
 use tokio::sync::RwLock;
 use url::Url;
 
 use super::UpstreamError;
 use crate::config::{MetadataSource, SamlUpstream};
-use crate::identity::{Claims, UpstreamIdentity};
+use crate::identity::UpstreamIdentity;
+pub use limits::{LIMITS, ShapeLimits};
+use mapping::MappingRules;
+pub use precheck::{Envelope, Prechecked};
+pub use xmldsig::{SignatureSite, process_is_confined};
 
 const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 const REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-
-/// Signature algorithms accepted on responses: no SHA-1, no DSA.
-const ALLOWED_ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-    AllowedSignatureAlgorithm::EcdsaSha256,
-    AllowedSignatureAlgorithm::EcdsaSha384,
-    AllowedSignatureAlgorithm::EcdsaSha512,
-];
-
-/// Well-known attribute OIDs and the friendly names templates and rules may use.
-const FRIENDLY_NAMES: &[(&str, &str)] = &[
-    ("urn:oid:0.9.2342.19200300.100.1.1", "uid"),
-    ("urn:oid:0.9.2342.19200300.100.1.3", "mail"),
-    ("urn:oid:2.5.4.3", "cn"),
-    ("urn:oid:2.5.4.4", "sn"),
-    ("urn:oid:2.5.4.42", "givenName"),
-    ("urn:oid:2.5.4.11", "ou"),
-    ("urn:oid:2.16.840.1.113730.3.1.241", "displayName"),
-    ("urn:oid:1.3.6.1.4.1.5923.1.1.1.1", "eduPersonAffiliation"),
-    ("urn:oid:1.3.6.1.4.1.5923.1.1.1.6", "eduPersonPrincipalName"),
-    (
-        "urn:oid:1.3.6.1.4.1.5923.1.1.1.9",
-        "eduPersonScopedAffiliation",
-    ),
-    ("urn:oid:1.3.6.1.4.1.5923.1.1.1.10", "eduPersonTargetedID"),
-];
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
 /// Why a response was refused; `reason()` is the label for logs and metrics.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +60,12 @@ pub enum SamlError {
     AssertionCount(usize),
     #[error("the response contains XML comments")]
     Comment,
+    #[error("the response is larger than the limit on {what} ({limit})")]
+    Limit { what: &'static str, limit: usize },
+    #[error("the signature does not follow the SAML signature profile: {0}")]
+    Profile(String),
+    #[error("too many SAML responses are being verified; try again shortly")]
+    Busy,
     #[error("the response answers no request of ours (unsolicited)")]
     Unsolicited,
     #[error(
@@ -95,6 +92,9 @@ impl SamlError {
             Self::Doctype => "saml_doctype",
             Self::AssertionCount(_) => "saml_assertion_count",
             Self::Comment => "saml_comment",
+            Self::Limit { what, .. } => limit_reason(what),
+            Self::Profile(_) => "saml_signature_profile",
+            Self::Busy => "saml_busy",
             Self::Unsolicited => "saml_unsolicited",
             Self::Signature => "saml_signature",
             Self::Rejected { reason, .. } => reason,
@@ -105,10 +105,15 @@ impl SamlError {
     }
 }
 
-/// What the structural pre-check learned before any signature work.
-#[derive(Debug)]
-pub struct Prechecked {
-    pub in_response_to: Option<String>,
+/// Each shape limit's own reason, for logs and metrics.
+fn limit_reason(what: &str) -> &'static str {
+    match what {
+        "elements" => "saml_limit_elements",
+        "attributes_per_element" => "saml_limit_attributes",
+        "namespaces_per_element" | "namespaces" => "saml_limit_namespaces",
+        "depth" => "saml_limit_depth",
+        _ => "saml_limit_attribute_bytes",
+    }
 }
 
 /// A verified assertion, ready for mapping and the replay cache.
@@ -121,9 +126,13 @@ pub struct VerifiedAssertion {
 }
 
 struct Loaded {
+    /// samael without the IdP's keys: it makes AuthnRequests and checks the
+    /// conditions of what `xmldsig` has verified, and never verifies itself.
     sp: ServiceProvider,
-    /// The same SP accepting IdP-initiated responses; only when configured.
+    /// The same, accepting IdP-initiated responses; only when configured.
     sp_unsolicited: Option<ServiceProvider>,
+    /// The IdP's signing keys, parsed once per metadata load.
+    keys: Arc<Vec<xmldsig::VerificationKey>>,
     idp_entity_id: String,
     sso_url: String,
     fetched: Instant,
@@ -267,42 +276,48 @@ impl SamlIdp {
             .ok_or_else(|| UpstreamError::Discovery("the IdP metadata has no SSO URL".into()))
     }
 
-    /// Verifies a response to `request_id`: signature with the metadata's keys only
-    /// (unsigned parts are discarded), algorithms, InResponseTo, Destination,
-    /// Recipient, Issuer, validity window with skew, Status, and a required Audience.
+    /// Verifies a pre-checked response to `request_id`: the signatures with the
+    /// metadata's keys only (unsigned parts are never read), InResponseTo,
+    /// Destination, Recipient, Issuer, IssueInstant and the validity window with
+    /// skew, Status, and a required Audience.
     pub async fn verify(
         &self,
         xml: String,
+        prechecked: Prechecked,
         request_id: String,
+        now: DateTime<Utc>,
     ) -> Result<VerifiedAssertion, SamlError> {
-        self.verify_with(xml, Some(request_id)).await
+        let check = self.check(now).await;
+        pool::run(move || check.run(&xml, &prechecked, Some(&request_id))).await
     }
 
     /// The same checks for an IdP-initiated response (no InResponseTo anywhere);
     /// refused unless `unsolicited_redirect_url` is configured.
-    pub async fn verify_unsolicited(&self, xml: String) -> Result<VerifiedAssertion, SamlError> {
+    pub async fn verify_unsolicited(
+        &self,
+        xml: String,
+        prechecked: Prechecked,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedAssertion, SamlError> {
         if self.config.unsolicited_redirect_url.is_none() {
             return Err(SamlError::Unsolicited);
         }
-        self.verify_with(xml, None).await
+        let check = self.check(now).await;
+        pool::run(move || check.run(&xml, &prechecked, None)).await
     }
 
-    async fn verify_with(
-        &self,
-        xml: String,
-        request_id: Option<String>,
-    ) -> Result<VerifiedAssertion, SamlError> {
-        let check = Check {
+    async fn check(&self, now: DateTime<Utc>) -> Check {
+        Check {
             loaded: self.loaded.read().await.clone(),
             entity_id: self.config.sp_entity_id.clone(),
             acs: self.acs_url.to_string(),
-            subject_attribute: self.config.subject_attribute.clone(),
+            rules: MappingRules {
+                subject_attribute: self.config.subject_attribute.clone(),
+                friendly_names: self.config.friendly_names,
+            },
             skew: self.config.clock_skew_seconds,
-        };
-        // xmlsec is CPU work and a C library: keep it off the async workers.
-        tokio::task::spawn_blocking(move || check.run(&xml, request_id.as_deref()))
-            .await
-            .unwrap_or_else(|_| Err(unparsable()))
+            now,
+        }
     }
 
     /// The whole ACS path on one thread, from base64 to a verified assertion: for
@@ -314,63 +329,190 @@ impl SamlIdp {
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .ok_or(SamlError::NotBase64)?;
-        let prechecked = precheck(&xml)?;
-        let request_id = prechecked.in_response_to.ok_or(SamlError::Unsolicited)?;
+        let prechecked = precheck::precheck(&xml)?;
+        let request_id = prechecked
+            .in_response_to
+            .clone()
+            .ok_or(SamlError::Unsolicited)?;
         let check = Check {
             loaded: self.loaded.blocking_read().clone(),
             entity_id: self.config.sp_entity_id.clone(),
             acs: self.acs_url.to_string(),
-            subject_attribute: self.config.subject_attribute.clone(),
+            rules: MappingRules {
+                subject_attribute: self.config.subject_attribute.clone(),
+                friendly_names: self.config.friendly_names,
+            },
             skew: self.config.clock_skew_seconds,
+            now: Utc::now(),
         };
-        check.run(&xml, Some(&request_id))
+        check.run(&xml, &prechecked, Some(&request_id))
     }
 }
 
-/// Everything a verification needs, owned, so it can move to a blocking thread.
+/// The checks before any cryptography, on the bounded pool (see `precheck`).
+pub async fn precheck(xml: String) -> Result<(String, Prechecked), SamlError> {
+    pool::run(move || precheck::precheck(&xml).map(|checked| (xml, checked))).await
+}
+
+/// Everything a verification needs, owned, so it can move to a pool thread.
 struct Check {
     loaded: Arc<Loaded>,
     entity_id: String,
     acs: String,
-    subject_attribute: Option<String>,
+    rules: MappingRules,
     skew: i64,
+    now: DateTime<Utc>,
 }
 
 impl Check {
-    /// Never lets a panic in the parser escape as anything but a refusal.
-    fn run(&self, xml: &str, request_id: Option<&str>) -> Result<VerifiedAssertion, SamlError> {
-        // One parse serves the namespace fix-up and the envelope checks (whose
-        // verdict is given only after the signature's, as before).
-        let (normalized, envelope) = match parse_response(xml) {
-            Ok(document) => (
-                declare_dsig_on_encrypted_key_info(xml, &document),
-                check_envelope(&document, &self.acs, &self.loaded.idp_entity_id),
-            ),
-            Err(e) => (None, Err(SamlError::NotXml(e.to_string()))),
+    fn run(
+        &self,
+        xml: &str,
+        prechecked: &Prechecked,
+        request_id: Option<&str>,
+    ) -> Result<VerifiedAssertion, SamlError> {
+        let signed = self.signed_text(xml, prechecked)?;
+        let sp = match request_id {
+            Some(_) => &self.loaded.sp,
+            None => self
+                .loaded
+                .sp_unsolicited
+                .as_ref()
+                .ok_or(SamlError::Unsolicited)?,
         };
-        let xml = normalized.as_deref().unwrap_or(xml);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let assertion = match request_id {
-                Some(id) => self.loaded.sp.parse_xml_response(xml, Some(&[id])),
-                None => self
-                    .loaded
-                    .sp_unsolicited
-                    .as_ref()
-                    .ok_or(SamlError::Unsolicited)?
-                    .parse_xml_response(xml, None),
-            }
+        let ids = request_id.map(|id| [id]);
+        let assertion = sp
+            .parse_xml_response(&signed, ids.as_ref().map(|ids| &ids[..]))
             .map_err(rejection)?;
-            envelope?;
-            check_audience(&assertion, &self.entity_id)?;
-            to_verified(
-                &assertion,
-                &self.loaded.idp_entity_id,
-                self.subject_attribute.as_deref(),
-                self.skew,
-            )
-        }))
-        .unwrap_or_else(|_| Err(unparsable()))
+        self.check_envelope(&prechecked.envelope)?;
+        self.check_issued(assertion.issue_instant, "Assertion")?;
+        mapping::check_audience(&assertion, &self.entity_id)?;
+        mapping::to_verified(
+            &assertion,
+            &self.loaded.idp_entity_id,
+            &self.rules,
+            self.skew,
+            self.now,
+        )
     }
+
+    /// Verifies every signature the profile accepted and returns the only text
+    /// samael may read: the signed Response, or, when only the Assertion is
+    /// signed, that Assertion in a Response shell rebuilt from the envelope (whose
+    /// fields are then checked as unauthenticated: they can only refuse).
+    fn signed_text(&self, xml: &str, prechecked: &Prechecked) -> Result<String, SamlError> {
+        if prechecked.signatures.is_empty() {
+            return Err(SamlError::Signature);
+        }
+        let signed = xmldsig::verify(xml, &prechecked.signatures, &self.loaded.keys)
+            .map_err(|_| SamlError::Signature)?;
+        let at = |site| {
+            prechecked
+                .signatures
+                .iter()
+                .position(|s| *s == site)
+                .map(|i| signed[i].as_str())
+        };
+        let text = match (at(SignatureSite::Response), at(SignatureSite::Assertion)) {
+            (Some(response), _) => response.to_owned(),
+            (None, Some(assertion)) => response_shell(
+                &prechecked.envelope,
+                prechecked.in_response_to.as_deref(),
+                assertion,
+            ),
+            (None, None) => return Err(SamlError::Signature),
+        };
+        if text.contains("EncryptedData") {
+            let document = precheck::parse(&text)?;
+            if let Some(fixed) = declare_dsig_on_encrypted_key_info(&text, &document) {
+                return Ok(fixed);
+            }
+        }
+        Ok(text)
+    }
+
+    /// The Response element around a signed Assertion may itself be unsigned:
+    /// its Status, Destination, Issuer and IssueInstant are checked here, so a
+    /// failed or misdirected response is refused whatever is signed.
+    fn check_envelope(&self, envelope: &Envelope) -> Result<(), SamlError> {
+        let reject = |reason, detail: String| Err(SamlError::Rejected { reason, detail });
+        if envelope.status.as_deref() != Some(SUCCESS) {
+            return reject("saml_status", format!("status is {:?}", envelope.status));
+        }
+        if let Some(destination) = &envelope.destination
+            && *destination != self.acs
+        {
+            return reject(
+                "saml_destination",
+                format!("Destination {destination:?} is not our ACS"),
+            );
+        }
+        if let Some(issuer) = &envelope.issuer
+            && *issuer != self.loaded.idp_entity_id
+        {
+            return reject(
+                "saml_issuer",
+                format!(
+                    "Response Issuer {issuer:?} is not {:?}",
+                    self.loaded.idp_entity_id
+                ),
+            );
+        }
+        let issued = envelope
+            .issue_instant
+            .as_deref()
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| at.with_timezone(&Utc))
+            .ok_or_else(|| SamlError::Rejected {
+                reason: "saml_invalid",
+                detail: "the Response has no valid IssueInstant".into(),
+            })?;
+        self.check_issued(issued, "Response")
+    }
+
+    /// An IssueInstant is never later than now, give or take the skew.
+    fn check_issued(&self, issued: DateTime<Utc>, what: &str) -> Result<(), SamlError> {
+        if issued > self.now + chrono::Duration::seconds(self.skew) {
+            return Err(SamlError::Rejected {
+                reason: "saml_issued_in_future",
+                detail: format!("the {what} is issued at {issued}, in the future"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A Response around a verified Assertion, for samael's reader: the envelope's
+/// values escaped, the Assertion exactly as its signature covers it.
+fn response_shell(envelope: &Envelope, in_response_to: Option<&str>, assertion: &str) -> String {
+    let mut shell = format!(
+        r#"<samlp:Response xmlns:samlp="{PROTOCOL_NS}" ID="{}" Version="2.0" IssueInstant="{}""#,
+        xml_escape(&envelope.id),
+        xml_escape(envelope.issue_instant.as_deref().unwrap_or_default()),
+    );
+    if let Some(destination) = &envelope.destination {
+        shell.push_str(&format!(r#" Destination="{}""#, xml_escape(destination)));
+    }
+    if let Some(in_response_to) = in_response_to {
+        shell.push_str(&format!(
+            r#" InResponseTo="{}""#,
+            xml_escape(in_response_to)
+        ));
+    }
+    shell.push('>');
+    if let Some(issuer) = &envelope.issuer {
+        shell.push_str(&format!(
+            r#"<saml:Issuer xmlns:saml="{ASSERTION_NS}">{}</saml:Issuer>"#,
+            xml_escape(issuer)
+        ));
+    }
+    shell.push_str(&format!(
+        r#"<samlp:Status><samlp:StatusCode Value="{}"/></samlp:Status>"#,
+        xml_escape(envelope.status.as_deref().unwrap_or_default())
+    ));
+    shell.push_str(assertion);
+    shell.push_str("</samlp:Response>");
+    shell
 }
 
 const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -437,51 +579,6 @@ fn xml_escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-/// Structural checks before any signature work: no DTD, a protocol Response,
-/// exactly one (possibly encrypted) Assertion anywhere in the document, no comments.
-pub fn precheck(xml: &str) -> Result<Prechecked, SamlError> {
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: 50_000,
-        ..Default::default()
-    };
-    let document = roxmltree::Document::parse_with_options(xml, options).map_err(|e| match e {
-        roxmltree::Error::DtdDetected => SamlError::Doctype,
-        other => SamlError::NotXml(other.to_string()),
-    })?;
-    let root = document.root_element();
-    if root.tag_name().namespace() != Some(PROTOCOL_NS) || root.tag_name().name() != "Response" {
-        return Err(SamlError::NotAResponse);
-    }
-    if document.descendants().any(|n| n.is_comment()) {
-        return Err(SamlError::Comment);
-    }
-    let assertions = document
-        .descendants()
-        .filter(|n| {
-            n.is_element()
-                && n.tag_name().namespace() == Some(ASSERTION_NS)
-                && matches!(n.tag_name().name(), "Assertion" | "EncryptedAssertion")
-        })
-        .count();
-    if assertions != 1 {
-        return Err(SamlError::AssertionCount(assertions));
-    }
-    // RSA PKCS#1 v1.5 key transport is open to padding-oracle attacks (samael would accept it).
-    if document.descendants().any(|n| {
-        n.tag_name().name() == "EncryptionMethod"
-            && n.attribute("Algorithm") == Some("http://www.w3.org/2001/04/xmlenc#rsa-1_5")
-    }) {
-        return Err(SamlError::Rejected {
-            reason: "saml_encryption_algorithm",
-            detail: "RSA PKCS#1 v1.5 key transport is refused".into(),
-        });
-    }
-    Ok(Prechecked {
-        in_response_to: root.attribute("InResponseTo").map(str::to_owned),
-    })
-}
-
 fn unparsable() -> SamlError {
     SamlError::Rejected {
         reason: "saml_malformed",
@@ -525,157 +622,26 @@ fn rejection(error: samael::service_provider::Error) -> SamlError {
     }
 }
 
-/// The Response element around a signed Assertion may itself be unsigned, and
-/// samael then looks only at the signed part: check its Status, Destination and
-/// Issuer here, so a failed or misdirected response is refused whatever is signed.
-fn child<'a, 'i>(
-    parent: roxmltree::Node<'a, 'i>,
-    ns: &str,
-    name: &str,
-) -> Option<roxmltree::Node<'a, 'i>> {
-    parent.children().find(|n| {
-        n.is_element() && n.tag_name().namespace() == Some(ns) && n.tag_name().name() == name
-    })
-}
-
-/// The response as the checks before and after the signature read it.
-fn parse_response(xml: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: 50_000,
-        ..Default::default()
-    };
-    roxmltree::Document::parse_with_options(xml, options)
-}
-
-fn check_envelope(
-    document: &roxmltree::Document<'_>,
-    acs: &str,
-    idp_entity_id: &str,
-) -> Result<(), SamlError> {
-    let root = document.root_element();
-    let reject = |reason, detail: String| Err(SamlError::Rejected { reason, detail });
-    let status = child(root, PROTOCOL_NS, "Status")
-        .and_then(|s| child(s, PROTOCOL_NS, "StatusCode"))
-        .and_then(|c| c.attribute("Value"));
-    if status != Some("urn:oasis:names:tc:SAML:2.0:status:Success") {
-        return reject("saml_status", format!("status is {status:?}"));
-    }
-    if let Some(destination) = root.attribute("Destination")
-        && destination != acs
-    {
-        return reject(
-            "saml_destination",
-            format!("Destination {destination:?} is not our ACS"),
-        );
-    }
-    if let Some(issuer) = child(root, ASSERTION_NS, "Issuer").and_then(|i| i.text())
-        && issuer.trim() != idp_entity_id
-    {
-        return reject(
-            "saml_issuer",
-            format!("Response Issuer {issuer:?} is not {idp_entity_id:?}"),
-        );
-    }
-    Ok(())
-}
-
-fn check_audience(assertion: &Assertion, entity_id: &str) -> Result<(), SamlError> {
-    let named = assertion
-        .conditions
-        .as_ref()
-        .and_then(|c| c.audience_restrictions.as_ref())
-        .is_some_and(|restrictions| {
-            !restrictions.is_empty()
-                && restrictions
-                    .iter()
-                    .all(|r| r.audience.iter().any(|a| a == entity_id))
-        });
-    if named {
-        Ok(())
-    } else {
-        Err(SamlError::Audience)
-    }
-}
-
-fn to_verified(
-    assertion: &Assertion,
-    idp_entity_id: &str,
-    subject_attribute: Option<&str>,
-    skew: i64,
-) -> Result<VerifiedAssertion, SamlError> {
-    let mut claims = Claims::default();
-    for statement in assertion.attribute_statements.iter().flatten() {
-        for attribute in &statement.attributes {
-            let values: Vec<String> = attribute
-                .values
-                .iter()
-                .filter_map(|v| v.value.clone())
-                .collect();
-            let mut names: Vec<&str> = Vec::new();
-            if let Some(name) = attribute.name.as_deref() {
-                names.push(name);
-                if let Some((_, friendly)) = FRIENDLY_NAMES.iter().find(|(oid, _)| *oid == name) {
-                    names.push(friendly);
-                }
-            }
-            if let Some(friendly) = attribute.friendly_name.as_deref() {
-                names.push(friendly);
-            }
-            for name in names {
-                claims.insert(name, values.clone());
-            }
-        }
-    }
-    let name_id = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref());
-    if let Some(name_id) = name_id {
-        claims.insert("name_id", vec![name_id.value.clone()]);
-    }
-    let subject = match subject_attribute {
-        Some(attribute) => claims.first(attribute).map(str::to_owned).ok_or_else(|| {
-            SamlError::Subject(format!("the stable attribute {attribute:?} is missing"))
-        })?,
-        None => {
-            let name_id = name_id.ok_or_else(|| SamlError::Subject("no NameID".into()))?;
-            if name_id.format.as_deref() != Some(PERSISTENT) {
-                return Err(SamlError::Subject(format!(
-                    "the NameID is not persistent ({}) and no subject_attribute is configured",
-                    name_id.format.as_deref().unwrap_or("no format")
-                )));
-            }
-            name_id.value.trim().to_owned()
+/// The IdP's signing keys, as samael finds them in the metadata (keys marked
+/// for signing, or else keys marked for no use), each parsed once.
+fn signing_keys(metadata: &EntityDescriptor) -> Result<Vec<xmldsig::VerificationKey>, String> {
+    let reader = ServiceProviderBuilder::default()
+        .idp_metadata(metadata.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let certificates = match reader.idp_signing_certs() {
+        Ok(Some(certificates)) if !certificates.is_empty() => certificates,
+        _ => {
+            return Err(
+                "the IdP metadata has no signing certificate; refusing to trust unsigned responses"
+                    .into(),
+            );
         }
     };
-    if subject.is_empty() {
-        return Err(SamlError::Subject("the subject is empty".into()));
-    }
-    let mut until = assertion
-        .conditions
-        .as_ref()
-        .and_then(|c| c.not_on_or_after);
-    for confirmation in assertion
-        .subject
+    certificates
         .iter()
-        .flat_map(|s| s.subject_confirmations.iter().flatten())
-    {
-        if let Some(at) = confirmation
-            .subject_confirmation_data
-            .as_ref()
-            .and_then(|d| d.not_on_or_after)
-        {
-            until = Some(until.map_or(at, |u| u.max(at)));
-        }
-    }
-    let expires_at = until.unwrap_or_else(Utc::now).timestamp() + skew + 300;
-    Ok(VerifiedAssertion {
-        assertion_id: assertion.id.clone(),
-        expires_at,
-        identity: UpstreamIdentity {
-            issuer: idp_entity_id.to_owned(),
-            subject,
-            claims,
-        },
-    })
+        .map(|certificate| xmldsig::VerificationKey::from_certificate_der(certificate.der_data()))
+        .collect()
 }
 
 async fn fetch_metadata(source: &MetadataSource, http: &reqwest::Client) -> Result<String, String> {
@@ -737,6 +703,13 @@ fn build(
         .find(|s| s.binding == REDIRECT_BINDING)
         .map(|s| s.location.clone())
         .ok_or("the IdP metadata has no SingleSignOnService with the HTTP-Redirect binding")?;
+    let keys = signing_keys(&idp_metadata)?;
+    // samael gets the metadata without keys: it must never verify on its own
+    // (xmldsig does, confined); it reads and checks only the verified text.
+    let mut keyless = idp_metadata;
+    for descriptor in keyless.idp_sso_descriptors.iter_mut().flatten() {
+        descriptor.key_descriptors.clear();
+    }
     let skew = chrono::Duration::seconds(config.clock_skew_seconds);
     let mut builder = ServiceProviderBuilder::default();
     builder
@@ -746,12 +719,11 @@ fn build(
         .metadata_url(Some(metadata_url.to_string()))
         .acs_url(Some(acs_url.to_string()))
         .slo_url(None::<String>)
-        .idp_metadata(idp_metadata)
+        .idp_metadata(keyless)
         .authn_name_id_format(Some(config.name_id_format.clone()))
         .allow_idp_initiated(false)
         .max_issue_delay(skew + chrono::Duration::seconds(90))
-        .max_clock_skew(skew)
-        .allowed_signature_algorithms(Some(ALLOWED_ALGORITHMS.to_vec()));
+        .max_clock_skew(skew);
     let sp = builder.build().map_err(|e| e.to_string())?;
     let sp_unsolicited = match config.unsolicited_redirect_url {
         Some(_) => Some(
@@ -762,19 +734,10 @@ fn build(
         ),
         None => None,
     };
-    // samael verifies nothing when the metadata yields no signing certificate.
-    match sp.idp_signing_certs() {
-        Ok(Some(certs)) if !certs.is_empty() => {}
-        _ => {
-            return Err(
-                "the IdP metadata has no signing certificate; refusing to trust unsigned responses"
-                    .into(),
-            );
-        }
-    }
     Ok(Loaded {
         sp,
         sp_unsolicited,
+        keys: Arc::new(keys),
         idp_entity_id,
         sso_url,
         fetched: Instant::now(),
@@ -785,10 +748,8 @@ fn build(
 mod tests {
     use super::*;
 
-    const RESPONSE_OPEN: &str = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" InResponseTo="_req" Version="2.0" IssueInstant="2026-01-01T00:00:00Z">"#;
-
     fn declare_dsig_on_encrypted_key_info(xml: &str) -> Option<String> {
-        super::declare_dsig_on_encrypted_key_info(xml, &parse_response(xml).unwrap())
+        super::declare_dsig_on_encrypted_key_info(xml, &precheck::parse(xml).unwrap())
     }
 
     #[test]
@@ -812,35 +773,23 @@ mod tests {
     }
 
     #[test]
-    fn precheck_refuses_shapes_before_crypto() {
-        let one = format!("{RESPONSE_OPEN}<saml:Assertion ID=\"_a\"/></samlp:Response>");
-        assert_eq!(
-            precheck(&one).unwrap().in_response_to.as_deref(),
-            Some("_req")
+    fn the_shell_escapes_what_it_copies_from_the_unsigned_envelope() {
+        let envelope = Envelope {
+            id: "_r".into(),
+            issue_instant: Some("2026-01-01T00:00:00Z".into()),
+            destination: Some("https://x/acs?a=1&b=\"2\"".into()),
+            issuer: Some("<evil/>".into()),
+            status: Some(SUCCESS.into()),
+        };
+        let shell = response_shell(&envelope, Some("_q"), "<saml:Assertion/>");
+        assert!(
+            shell.contains(r#"Destination="https://x/acs?a=1&amp;b=&quot;2&quot;""#),
+            "{shell}"
         );
-        let two = format!(
-            "{RESPONSE_OPEN}<saml:Assertion ID=\"_a\"/><saml:Assertion ID=\"_b\"/></samlp:Response>"
+        assert!(shell.contains("&lt;evil/&gt;</saml:Issuer>"), "{shell}");
+        assert!(
+            shell.ends_with("<saml:Assertion/></samlp:Response>"),
+            "{shell}"
         );
-        assert!(matches!(precheck(&two), Err(SamlError::AssertionCount(2))));
-        let none = format!("{RESPONSE_OPEN}</samlp:Response>");
-        assert!(matches!(precheck(&none), Err(SamlError::AssertionCount(0))));
-        let doctype = format!("<!DOCTYPE x [<!ENTITY e \"boom\">]>{one}");
-        assert!(matches!(precheck(&doctype), Err(SamlError::Doctype)));
-        let comment = format!(
-            "{RESPONSE_OPEN}<saml:Assertion ID=\"_a\"><saml:Subject><saml:NameID>a<!---->b</saml:NameID></saml:Subject></saml:Assertion></samlp:Response>"
-        );
-        assert!(matches!(precheck(&comment), Err(SamlError::Comment)));
-        assert!(matches!(precheck("<x/>"), Err(SamlError::NotAResponse)));
-        let pkcs1 = format!(
-            "{RESPONSE_OPEN}<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\"><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-1_5\"/></xenc:EncryptedData></saml:EncryptedAssertion></samlp:Response>"
-        );
-        assert!(matches!(
-            precheck(&pkcs1),
-            Err(SamlError::Rejected {
-                reason: "saml_encryption_algorithm",
-                ..
-            })
-        ));
-        assert!(matches!(precheck("<unclosed"), Err(SamlError::NotXml(_))));
     }
 }
