@@ -184,6 +184,9 @@ struct Spec {
     key_info_cert: &'static str,
     sha1: bool,
     signed: bool,
+    issue_instant: chrono::DateTime<Utc>,
+    /// More `<saml:Attribute>` elements, after the standard three.
+    extra_attributes: String,
 }
 
 fn spec(request_id: &str) -> Spec {
@@ -206,6 +209,8 @@ fn spec(request_id: &str) -> Spec {
         key_info_cert: "idp",
         sha1: false,
         signed: true,
+        issue_instant: now,
+        extra_attributes: String::new(),
     }
 }
 
@@ -247,9 +252,10 @@ fn assertion(s: &Spec, signature: &str) -> String {
         .map(|a| format!("<saml:AudienceRestriction><saml:Audience>{a}</saml:Audience></saml:AudienceRestriction>"))
         .unwrap_or_default();
     format!(
-        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{nooa}" Recipient="{recipient}"{irt}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{nooa}">{audience}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>{ou}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.1" FriendlyName="uid" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>erin</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.16.840.1.113730.3.1.241" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>Erin Engineer</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{aid}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{nooa}" Recipient="{recipient}"{irt}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{nb}" NotOnOrAfter="{nooa}">{audience}</saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>{ou}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:0.9.2342.19200300.100.1.1" FriendlyName="uid" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>erin</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.16.840.1.113730.3.1.241" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue>Erin Engineer</saml:AttributeValue></saml:Attribute>{extra}</saml:AttributeStatement></saml:Assertion>"#,
         aid = s.assertion_id,
-        now = t(Utc::now()),
+        now = t(s.issue_instant),
+        extra = s.extra_attributes,
         issuer = s.issuer,
         name_id = s.name_id,
         nooa = t(s.not_on_or_after),
@@ -273,7 +279,7 @@ fn response_with(s: &Spec, inner: &str) -> String {
     format!(
         r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" IssueInstant="{now}" Destination="{dest}"{irt}><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{inner}</samlp:Response>"#,
         rid = s.response_id,
-        now = t(Utc::now()),
+        now = t(s.issue_instant),
         dest = s.destination,
         irt = in_response_to(&s.response_in_response_to),
         issuer = s.issuer,
@@ -920,4 +926,283 @@ async fn saml_config_mistakes_name_their_key() {
         "clock_skew_seconds = 60\nname_id_format = \"transient\"\nsubject_attribute = \"eduPersonPrincipalName\"",
     );
     Config::parse(&ok).expect("transient with a stable attribute is fine");
+}
+
+/// The assertion's signature with `change` applied to its text, and values that
+/// verify nothing: no IdP key is needed to send it, as an attacker would.
+fn forged(s: &Spec, change: impl FnOnce(String) -> String) -> String {
+    let signature = change(signature_template(s))
+        .replace(
+            "<ds:DigestValue></ds:DigestValue>",
+            "<ds:DigestValue>AAAA</ds:DigestValue>",
+        )
+        .replace(
+            "<ds:SignatureValue></ds:SignatureValue>",
+            "<ds:SignatureValue>AAAA</ds:SignatureValue>",
+        );
+    response_with(s, &assertion(s, &signature))
+}
+
+/// The assertion's Reference pointing elsewhere.
+fn referring_to(s: &Spec, uri: &str) -> String {
+    let own = format!("URI=\"#{}\"", s.assertion_id);
+    forged(s, |sig| sig.replace(&own, &format!("URI=\"{uri}\"")))
+}
+
+fn with_transform(s: &Spec, transform: &str) -> String {
+    forged(s, |sig| {
+        sig.replace(
+            "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            transform,
+        )
+    })
+}
+
+/// Posts `xml` and expects it refused for `reason` within `bound`.
+async fn refused_within(xml: &str, reason: &str, bound: std::time::Duration) {
+    let services = services().await;
+    let app = app(&services).await;
+    let (_, cookie) = start(&app).await;
+    let before = failures(&services, reason);
+    let started = std::time::Instant::now();
+    let (status, location) = post(&app, &cookie, xml).await;
+    let took = started.elapsed();
+    eprintln!("refused for {reason} in {took:?}");
+    assert!(location.is_none(), "{reason}: {location:?}");
+    assert!(status.is_client_error(), "{reason}: {status}");
+    assert_eq!(
+        failures(&services, reason),
+        before + 1,
+        "refused for another reason than {reason}:\n{}",
+        services.metrics.render()
+    );
+    assert!(took < bound, "{reason}: took {took:?}");
+}
+
+const FAST: std::time::Duration = std::time::Duration::from_millis(50);
+
+#[actix_web::test]
+async fn references_to_a_listener_a_file_and_a_fifo_are_refused_and_never_followed() {
+    let wires = support::tripwire::Tripwires::set();
+    for url in [wires.http_url(), wires.file_url(), wires.fifo_url()] {
+        let s = spec("_req");
+        refused_within(&referring_to(&s, &url), "saml_signature_profile", FAST).await;
+    }
+    wires.assert_untouched();
+}
+
+#[actix_web::test]
+async fn signatures_outside_the_profile_are_refused_before_xmlsec() {
+    let s = spec("_req");
+    let own = format!("URI=\"#{}\"", s.assertion_id);
+    let reference_start = |sig: &str| sig.find("<ds:Reference").unwrap();
+    let reference_end = |sig: &str| sig.find("</ds:Reference>").unwrap() + "</ds:Reference>".len();
+    let cases: Vec<(&str, String)> = vec![
+        ("URI=\"\"", referring_to(&s, "")),
+        (
+            "#xpointer(id(…))",
+            referring_to(&s, &format!("#xpointer(id('{}'))", s.assertion_id)),
+        ),
+        (
+            "the Response's ID",
+            referring_to(&s, &format!("#{}", s.response_id)),
+        ),
+        (
+            "two References",
+            forged(&s, |sig| {
+                let reference = sig[reference_start(&sig)..reference_end(&sig)].to_owned();
+                sig.replace(&reference, &format!("{reference}{reference}"))
+            }),
+        ),
+        (
+            "two SignedInfo",
+            forged(&s, |sig| {
+                let start = sig.find("<ds:SignedInfo>").unwrap();
+                let end = sig.find("</ds:SignedInfo>").unwrap() + "</ds:SignedInfo>".len();
+                let signed_info = sig[start..end].to_owned();
+                sig.replace(&signed_info, &format!("{signed_info}{signed_info}"))
+            }),
+        ),
+        (
+            "an XPath filter",
+            with_transform(
+                &s,
+                "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>count(//*[count(//*) &gt; 0]) &gt; 0</ds:XPath></ds:Transform>",
+            ),
+        ),
+        (
+            "an XSLT",
+            with_transform(
+                &s,
+                "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"><xsl:stylesheet xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\" version=\"1.0\"><xsl:template match=\"/\"><xsl:for-each select=\"//*\"><xsl:for-each select=\"//*\"><xsl:value-of select=\"name()\"/></xsl:for-each></xsl:for-each></xsl:template></xsl:stylesheet></ds:Transform>",
+            ),
+        ),
+        (
+            "a RetrievalMethod",
+            forged(&s, |sig| {
+                sig.replace(
+                    "<ds:KeyInfo>",
+                    "<ds:KeyInfo><ds:RetrievalMethod URI=\"http://127.0.0.1:9/key\"/>",
+                )
+            }),
+        ),
+        (
+            "an Object",
+            forged(&s, |sig| {
+                sig.replace("</ds:Signature>", "<ds:Object/></ds:Signature>")
+            }),
+        ),
+    ];
+    assert!(cases[0].1.contains("URI=\"\"") && !cases[0].1.contains(&own));
+    for (what, xml) in cases {
+        eprintln!("profile case: {what}");
+        refused_within(&xml, "saml_signature_profile", FAST).await;
+    }
+}
+
+#[actix_web::test]
+async fn shapes_that_make_parsers_slow_are_refused_before_any_parser() {
+    let s = spec("_req");
+    let attributes: String = (0..16_000).map(|i| format!(" a{i}=\"x\"")).collect();
+    let namespaces: String = (0..8_000)
+        .map(|i| format!(" xmlns:n{i}=\"u:{i}\""))
+        .collect();
+    let on_issuer =
+        |extra: &str| build(&s).replacen("<saml:Issuer>", &format!("<saml:Issuer{extra}>"), 1);
+    refused_within(&on_issuer(&attributes), "saml_limit_attributes", FAST).await;
+    refused_within(&on_issuer(&namespaces), "saml_limit_namespaces", FAST).await;
+    // 50,000 elements do not fit under the ACS's body limit once base64'd, so
+    // the ACS gets 30,000 and the pre-check the full 50,000.
+    let elements = |n: usize| {
+        build(&s).replacen(
+            "<samlp:Status>",
+            &format!(
+                "<samlp:Extensions>{}</samlp:Extensions><samlp:Status>",
+                "<a/>".repeat(n)
+            ),
+            1,
+        )
+    };
+    refused_within(&elements(30_000), "saml_limit_elements", FAST).await;
+    let started = std::time::Instant::now();
+    let refusal = sso_bridge::upstream::saml::precheck(elements(50_000))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal.reason(), "saml_limit_elements");
+    assert!(started.elapsed() < FAST, "{:?}", started.elapsed());
+}
+
+/// A Response signed as a whole (the Assertion inside it unsigned).
+fn signed_response(s: &Spec) -> String {
+    let template = signature_template(s).replace(
+        &format!("URI=\"#{}\"", s.assertion_id),
+        &format!("URI=\"#{}\"", s.response_id),
+    );
+    let unsigned = response_with(s, &assertion(s, "")).replacen(
+        "</saml:Issuer><samlp:Status>",
+        &format!("</saml:Issuer>{template}<samlp:Status>"),
+        1,
+    );
+    sign(&unsigned, s.sign_key)
+}
+
+#[actix_web::test]
+async fn a_signed_response_is_accepted_only_with_its_destination() {
+    let services = services().await;
+    let app = app(&services).await;
+    let (request_id, cookie) = start(&app).await;
+    let (status, location) = post(&app, &cookie, &signed_response(&spec(&request_id))).await;
+    assert_eq!(status, StatusCode::FOUND, "{location:?}");
+    refused(
+        |s, _| {
+            let without = response_with(s, &assertion(s, ""))
+                .replace(&format!(" Destination=\"{}\"", s.destination), "");
+            let template = signature_template(s).replace(
+                &format!("URI=\"#{}\"", s.assertion_id),
+                &format!("URI=\"#{}\"", s.response_id),
+            );
+            Some(sign(
+                &without.replacen(
+                    "</saml:Issuer><samlp:Status>",
+                    &format!("</saml:Issuer>{template}<samlp:Status>"),
+                    1,
+                ),
+                s.sign_key,
+            ))
+        },
+        "saml_destination_missing",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn an_issue_instant_an_hour_ahead_is_refused() {
+    refused(
+        |s, _| {
+            s.issue_instant = Utc::now() + Duration::hours(1);
+            None
+        },
+        "saml_issued_in_future",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_friendly_name_does_not_stand_for_the_attribute_it_names() {
+    // The real ou says hist; a self-service attribute calls itself "ou" and says eng.
+    refused(
+        |s, _| {
+            s.ou = "hist".into();
+            s.extra_attributes = r#"<saml:Attribute Name="urn:example:selfservice" FriendlyName="ou"><saml:AttributeValue>eng</saml:AttributeValue></saml:Attribute>"#.into();
+            None
+        },
+        "not_a_member",
+    )
+    .await;
+}
+
+/// As pysaml2 (the test SAML IdP) writes attributes: URI names, a FriendlyName,
+/// and `xs`/`xsi` declared on every value.
+fn idp_shaped_attributes(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                r#"<saml:Attribute FriendlyName="extra{i}" Name="urn:oid:1.3.6.1.4.1.99999.{i}" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:uri"><saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">value {i}</saml:AttributeValue><saml:AttributeValue xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">second {i}</saml:AttributeValue></saml:Attribute>"#
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn an_idp_shaped_response_with_100_attributes_is_accepted() {
+    let services = services().await;
+    let app = app(&services).await;
+    let (request_id, cookie) = start(&app).await;
+    let mut s = spec(&request_id);
+    s.extra_attributes = idp_shaped_attributes(100);
+    let xml = build(&s);
+    sso_bridge::upstream::saml::precheck(xml.clone())
+        .await
+        .expect("within every limit");
+    let (status, location) = post(&app, &cookie, &xml).await;
+    assert_eq!(status, StatusCode::FOUND, "{location:?}");
+    // And signed twice, Response and Assertion, as pysaml2 does when asked.
+    let (request_id, cookie) = start(&app).await;
+    let mut s = spec(&request_id);
+    s.extra_attributes = idp_shaped_attributes(100);
+    let assertion_signed = signed_assertion(&s);
+    let template = signature_template(&s).replace(
+        &format!("URI=\"#{}\"", s.assertion_id),
+        &format!("URI=\"#{}\"", s.response_id),
+    );
+    let both = sign(
+        &response_with(&s, &assertion_signed).replacen(
+            "</saml:Issuer><samlp:Status>",
+            &format!("</saml:Issuer>{template}<samlp:Status>"),
+            1,
+        ),
+        s.sign_key,
+    );
+    let (status, location) = post(&app, &cookie, &both).await;
+    assert_eq!(status, StatusCode::FOUND, "{location:?}");
 }

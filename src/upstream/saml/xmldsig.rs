@@ -376,3 +376,7 @@ unsafe extern "C" fn quiet(
     _message: *const c_char,
 ) {
 }
+
+#[cfg(test)]
+#[path = "xmldsig_tests.rs"]
+mod tests;
