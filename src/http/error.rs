@@ -203,6 +203,15 @@ impl HttpError {
                 ),
                 false,
             ),
+            FlowError::Saml(SamlError::Busy) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                l.pick("The login service is very busy", "Le service de connexion est très sollicité"),
+                l.pick(
+                    "Too many university logins are being checked at this moment. Wait a few seconds, then reload this page.",
+                    "Trop de connexions de l’université sont en cours de vérification. Attendez quelques secondes, puis rechargez cette page.",
+                ),
+                false,
+            ),
             FlowError::Upstream(_) => unverified(l, StatusCode::BAD_GATEWAY),
             FlowError::Saml(_) => unverified(l, StatusCode::BAD_REQUEST),
             FlowError::Mapping(crate::identity::MappingError::Store(_))
