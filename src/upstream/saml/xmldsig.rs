@@ -229,13 +229,15 @@ impl Document {
         let options = (ffi::xmlParserOption_XML_PARSE_NONET
             | ffi::xmlParserOption_XML_PARSE_NOERROR
             | ffi::xmlParserOption_XML_PARSE_NOWARNING) as c_int;
+        // The text is UTF-8 (a Rust string), as the profile check read it: an
+        // `encoding` in the XML declaration must not make libxml2 read it otherwise.
         // SAFETY: libxml2 reads `length` bytes of `xml` and copies what it keeps.
         let document = unsafe {
             ffi::xmlReadMemory(
                 xml.as_ptr().cast::<c_char>(),
                 length,
                 null(),
-                null(),
+                c"UTF-8".as_ptr(),
                 options,
             )
         };

@@ -144,3 +144,62 @@ fn xpath_and_xslt_transforms_never_run() {
         );
     }
 }
+
+#[test]
+fn ecdsa_keys_from_the_metadata_verify_too() {
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+    let key = PKey::from_ec_key(EcKey::generate(&group).expect("EC key")).expect("pkey");
+    let mut builder = openssl::x509::X509Builder::new().expect("builder");
+    builder.set_pubkey(&key).expect("public key");
+    let mut name = openssl::x509::X509NameBuilder::new().expect("name");
+    name.append_entry_by_text("CN", "ecdsa-idp.test")
+        .expect("CN");
+    let name = name.build();
+    builder.set_subject_name(&name).expect("subject");
+    builder.set_issuer_name(&name).expect("issuer");
+    builder
+        .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).expect("now"))
+        .expect("not before");
+    builder
+        .set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).expect("tomorrow"))
+        .expect("not after");
+    builder
+        .sign(&key, openssl::hash::MessageDigest::sha256())
+        .expect("self-signed");
+    let certificate = builder.build().to_der().expect("DER");
+    let verification = VerificationKey::from_certificate_der(&certificate).expect("EC key loads");
+    let template = response(r##"<ds:Reference URI="#_r">"##, ENVELOPED_EXC_C14N, "")
+        .replace("xmldsig-more#rsa-sha256", "xmldsig-more#ecdsa-sha256");
+    let signed = Crypto::sign_xml(template, &key.private_key_to_der().expect("DER"))
+        .expect("xmlsec signs with ECDSA");
+    assert_eq!(
+        verify(&signed, &[SignatureSite::Response], &[verification])
+            .expect("verifies")
+            .len(),
+        1
+    );
+    // The RSA key of the IdP does not verify an ECDSA signature.
+    assert_eq!(verify_response(&signed), Err(DsigError::Invalid));
+}
+
+#[test]
+fn an_encoding_declaration_cannot_make_libxml2_read_other_text() {
+    // The profile check reads the string as UTF-8; so must xmlsec, whatever the
+    // declaration says (read as Latin-1, "é" would be two other characters).
+    let signed = sign(&response(
+        r##"<ds:Reference URI="#_r">"##,
+        ENVELOPED_EXC_C14N,
+        "<samlp:Extensions>Zoé</samlp:Extensions>",
+    ));
+    let body = signed
+        .trim_start()
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>"))
+        .map_or(signed.as_str(), |(_, body)| body);
+    let declared = format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>{body}");
+    let texts = verify_response(&declared).expect("verifies as UTF-8");
+    assert!(texts[0].contains("Zoé"), "{}", texts[0]);
+}
