@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod acs_flood;
 mod doctor;
 mod hardening;
 mod introspection;

@@ -493,6 +493,11 @@ async fn wait_ready(url: &str, what: &str, log: &Path) {
 }
 
 impl World {
+    /// The main bridge's process id (to read its `/proc` entry).
+    pub fn bridge_pid(&self) -> Option<u32> {
+        self.bridge.lock().expect("lock").as_ref().map(Child::id)
+    }
+
     /// Stops the bridge and starts it again on the same port and database.
     pub async fn restart_bridge(&self) {
         let old = self.bridge.lock().expect("lock").take();
