@@ -1094,11 +1094,17 @@ async fn shapes_that_make_parsers_slow_are_refused_before_any_parser() {
 
 /// A Response signed as a whole (the Assertion inside it unsigned).
 fn signed_response(s: &Spec) -> String {
+    sign_response(s, &response_with(s, &assertion(s, "")))
+}
+
+/// Signs `response` (built from `s`) as a whole: a signature over the Response's
+/// ID, after its Issuer, as IdPs place it.
+fn sign_response(s: &Spec, response: &str) -> String {
     let template = signature_template(s).replace(
         &format!("URI=\"#{}\"", s.assertion_id),
         &format!("URI=\"#{}\"", s.response_id),
     );
-    let unsigned = response_with(s, &assertion(s, "")).replacen(
+    let unsigned = response.replacen(
         "</saml:Issuer><samlp:Status>",
         &format!("</saml:Issuer>{template}<samlp:Status>"),
         1,
@@ -1117,18 +1123,7 @@ async fn a_signed_response_is_accepted_only_with_its_destination() {
         |s, _| {
             let without = response_with(s, &assertion(s, ""))
                 .replace(&format!(" Destination=\"{}\"", s.destination), "");
-            let template = signature_template(s).replace(
-                &format!("URI=\"#{}\"", s.assertion_id),
-                &format!("URI=\"#{}\"", s.response_id),
-            );
-            Some(sign(
-                &without.replacen(
-                    "</saml:Issuer><samlp:Status>",
-                    &format!("</saml:Issuer>{template}<samlp:Status>"),
-                    1,
-                ),
-                s.sign_key,
-            ))
+            Some(sign_response(s, &without))
         },
         "saml_destination_missing",
     )
@@ -1190,19 +1185,7 @@ async fn an_idp_shaped_response_with_100_attributes_is_accepted() {
     let (request_id, cookie) = start(&app).await;
     let mut s = spec(&request_id);
     s.extra_attributes = idp_shaped_attributes(100);
-    let assertion_signed = signed_assertion(&s);
-    let template = signature_template(&s).replace(
-        &format!("URI=\"#{}\"", s.assertion_id),
-        &format!("URI=\"#{}\"", s.response_id),
-    );
-    let both = sign(
-        &response_with(&s, &assertion_signed).replacen(
-            "</saml:Issuer><samlp:Status>",
-            &format!("</saml:Issuer>{template}<samlp:Status>"),
-            1,
-        ),
-        s.sign_key,
-    );
+    let both = sign_response(&s, &response_with(&s, &signed_assertion(&s)));
     let (status, location) = post(&app, &cookie, &both).await;
     assert_eq!(status, StatusCode::FOUND, "{location:?}");
 }

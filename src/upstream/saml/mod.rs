@@ -307,8 +307,12 @@ impl SamlIdp {
     }
 
     async fn check(&self, now: DateTime<Utc>) -> Check {
+        self.check_with(self.loaded.read().await.clone(), now)
+    }
+
+    fn check_with(&self, loaded: Arc<Loaded>, now: DateTime<Utc>) -> Check {
         Check {
-            loaded: self.loaded.read().await.clone(),
+            loaded,
             entity_id: self.config.sp_entity_id.clone(),
             acs: self.acs_url.to_string(),
             rules: MappingRules {
@@ -334,18 +338,8 @@ impl SamlIdp {
             .in_response_to
             .clone()
             .ok_or(SamlError::Unsolicited)?;
-        let check = Check {
-            loaded: self.loaded.blocking_read().clone(),
-            entity_id: self.config.sp_entity_id.clone(),
-            acs: self.acs_url.to_string(),
-            rules: MappingRules {
-                subject_attribute: self.config.subject_attribute.clone(),
-                friendly_names: self.config.friendly_names,
-            },
-            skew: self.config.clock_skew_seconds,
-            now: Utc::now(),
-        };
-        check.run(&xml, &prechecked, Some(&request_id))
+        self.check_with(self.loaded.blocking_read().clone(), Utc::now())
+            .run(&xml, &prechecked, Some(&request_id))
     }
 }
 

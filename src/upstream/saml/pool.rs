@@ -146,6 +146,9 @@ mod tests {
             release.send(()).unwrap();
         }
         assert!(refused, "a full queue refuses");
-        assert!(accepted <= threads() * QUEUE_PER_THREAD, "{accepted} waited");
+        assert!(
+            accepted <= threads() * QUEUE_PER_THREAD,
+            "{accepted} waited"
+        );
     }
 }
