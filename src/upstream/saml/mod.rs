@@ -105,6 +105,15 @@ impl SamlError {
     }
 }
 
+/// A stranger's text as it may appear in a refusal (and so in the log): at most
+/// 64 characters.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 /// Each shape limit's own reason, for logs and metrics.
 fn limit_reason(what: &str) -> &'static str {
     match what {
@@ -438,7 +447,7 @@ impl Check {
         {
             return reject(
                 "saml_destination",
-                format!("Destination {destination:?} is not our ACS"),
+                format!("Destination {:?} is not our ACS", shown(destination)),
             );
         }
         if let Some(issuer) = &envelope.issuer
@@ -447,7 +456,8 @@ impl Check {
             return reject(
                 "saml_issuer",
                 format!(
-                    "Response Issuer {issuer:?} is not {:?}",
+                    "Response Issuer {:?} is not {:?}",
+                    shown(issuer),
                     self.loaded.idp_entity_id
                 ),
             );
@@ -764,6 +774,26 @@ mod tests {
             declare_dsig_on_encrypted_key_info(&clash).is_none(),
             "a ds prefix bound elsewhere is left alone"
         );
+    }
+
+    #[test]
+    fn a_strangers_text_in_a_refusal_is_cut_short() {
+        assert_eq!(shown("short"), "short");
+        let long = "é".repeat(1000);
+        assert_eq!(shown(&long), format!("{}…", "é".repeat(64)));
+        let refusal = profile_refusal_for_a_long_transform();
+        assert!(refusal.len() < 250, "{refusal}");
+    }
+
+    fn profile_refusal_for_a_long_transform() -> String {
+        let xml = format!(
+            r##"<samlp:Response xmlns:samlp="{PROTOCOL_NS}" xmlns:saml="{ASSERTION_NS}" ID="_r"><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#_r"><ds:Transforms><ds:Transform Algorithm="{}"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>A</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>A</ds:SignatureValue></ds:Signature><saml:Assertion ID="_a"/></samlp:Response>"##,
+            "x".repeat(10_000)
+        );
+        match precheck::precheck(&xml) {
+            Err(e @ SamlError::Profile(_)) => e.to_string(),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -12,8 +12,8 @@
 
 use roxmltree::Node;
 
-use super::SamlError;
 use super::xmldsig::SignatureSite;
+use super::{SamlError, shown};
 
 const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -59,7 +59,7 @@ pub fn check_signatures(
         } else {
             return Err(refuse(format!(
                 "a Signature inside <{}>: only the Response and its Assertion may be signed",
-                parent.tag_name().name()
+                shown(parent.tag_name().name())
             )));
         };
         if sites.contains(&site) {
@@ -176,7 +176,8 @@ fn check_transforms(transforms: Node<'_, '_>) -> Result<(), SamlError> {
             EXC_C14N => check_c14n_parameters(transform)?,
             other => {
                 return Err(refuse(format!(
-                    "the transform {other:?} is not allowed (only enveloped-signature and exclusive c14n)"
+                    "the transform {:?} is not allowed (only enveloped-signature and exclusive c14n)",
+                    shown(other)
                 )));
             }
         }
@@ -230,14 +231,14 @@ fn check_key_info(key_info: Node<'_, '_>) -> Result<(), SamlError> {
                 } else {
                     return Err(refuse(format!(
                         "X509Data may not hold <{}>",
-                        item.tag_name().name()
+                        shown(item.tag_name().name())
                     )));
                 }
             }
         } else {
             return Err(refuse(format!(
                 "KeyInfo may hold only X509Data and KeyName, not <{}>",
-                child.tag_name().name()
+                shown(child.tag_name().name())
             )));
         }
     }
@@ -254,7 +255,7 @@ fn elements<'a, 'i>(node: Node<'a, 'i>) -> Result<Vec<Node<'a, 'i>>, SamlError> 
         } else if !(child.is_text() && child.text().is_some_and(|t| t.trim().is_empty())) {
             return Err(refuse(format!(
                 "unexpected content inside <{}>",
-                node.tag_name().name()
+                shown(node.tag_name().name())
             )));
         }
     }
@@ -267,7 +268,7 @@ fn no_children(node: Node<'_, '_>) -> Result<(), SamlError> {
     } else {
         Err(refuse(format!(
             "<{}> takes no child elements",
-            node.tag_name().name()
+            shown(node.tag_name().name())
         )))
     }
 }
@@ -278,7 +279,7 @@ fn text_only(node: Node<'_, '_>) -> Result<(), SamlError> {
     } else {
         Err(refuse(format!(
             "<{}> holds text only",
-            node.tag_name().name()
+            shown(node.tag_name().name())
         )))
     }
 }
@@ -289,7 +290,7 @@ fn expect(node: Node<'_, '_>, name: &str) -> Result<(), SamlError> {
     } else {
         Err(refuse(format!(
             "<{}> where ds:{name} belongs",
-            node.tag_name().name()
+            shown(node.tag_name().name())
         )))
     }
 }
