@@ -35,8 +35,43 @@ pub const LIMITS: ShapeLimits = ShapeLimits {
     attribute_bytes: 64 * 1024,
 };
 
-/// What a limit refusal names: which limit, and its value.
-fn exceeded(what: &'static str, limit: usize) -> SamlError {
+/// Which limit a response went past; each has its own refusal reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Elements,
+    AttributesPerElement,
+    NamespacesPerElement,
+    Namespaces,
+    Depth,
+    AttributeBytes,
+}
+
+impl Limit {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Elements => "saml_limit_elements",
+            Self::AttributesPerElement => "saml_limit_attributes",
+            Self::NamespacesPerElement | Self::Namespaces => "saml_limit_namespaces",
+            Self::Depth => "saml_limit_depth",
+            Self::AttributeBytes => "saml_limit_attribute_bytes",
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Elements => "elements",
+            Self::AttributesPerElement => "attributes on one element",
+            Self::NamespacesPerElement => "namespace declarations on one element",
+            Self::Namespaces => "namespace declarations",
+            Self::Depth => "depth",
+            Self::AttributeBytes => "bytes of attribute values",
+        })
+    }
+}
+
+fn exceeded(what: Limit, limit: usize) -> SamlError {
     SamlError::Limit { what, limit }
 }
 
@@ -66,35 +101,35 @@ pub fn check_shape(xml: &str, limits: &ShapeLimits) -> Result<(), SamlError> {
         } else {
             elements += 1;
             if elements > limits.elements {
-                return Err(exceeded("elements", limits.elements));
+                return Err(exceeded(Limit::Elements, limits.elements));
             }
             let tag = scan_start_tag(bytes, at);
             at = tag.end;
             // Namespace declarations are attributes too; they get their own reason first.
             if tag.namespaces > limits.namespaces_per_element {
                 return Err(exceeded(
-                    "namespaces_per_element",
+                    Limit::NamespacesPerElement,
                     limits.namespaces_per_element,
                 ));
             }
             if tag.attributes > limits.attributes_per_element {
                 return Err(exceeded(
-                    "attributes_per_element",
+                    Limit::AttributesPerElement,
                     limits.attributes_per_element,
                 ));
             }
             namespaces += tag.namespaces;
             if namespaces > limits.namespaces {
-                return Err(exceeded("namespaces", limits.namespaces));
+                return Err(exceeded(Limit::Namespaces, limits.namespaces));
             }
             attribute_bytes += tag.value_bytes;
             if attribute_bytes > limits.attribute_bytes {
-                return Err(exceeded("attribute_bytes", limits.attribute_bytes));
+                return Err(exceeded(Limit::AttributeBytes, limits.attribute_bytes));
             }
             if !tag.self_closing {
                 depth += 1;
                 if depth > limits.depth {
-                    return Err(exceeded("depth", limits.depth));
+                    return Err(exceeded(Limit::Depth, limits.depth));
                 }
             }
         }
@@ -191,7 +226,7 @@ mod tests {
         check_shape(xml, &LIMITS)
     }
 
-    fn refused_for(xml: &str) -> &'static str {
+    fn refused_for(xml: &str) -> Limit {
         match shape(xml) {
             Err(SamlError::Limit { what, .. }) => what,
             other => panic!("expected a limit refusal, got {other:?}"),
@@ -209,31 +244,31 @@ mod tests {
         let attributes: String = (0..16_000).map(|i| format!(" a{i}=\"x\"")).collect();
         assert_eq!(
             refused_for(&format!("<r{attributes}/>")),
-            "attributes_per_element"
+            Limit::AttributesPerElement
         );
         let namespaces: String = (0..8_000)
             .map(|i| format!(" xmlns:n{i}=\"urn:{i}\""))
             .collect();
         assert_eq!(
             refused_for(&format!("<r{namespaces}/>")),
-            "namespaces_per_element"
+            Limit::NamespacesPerElement
         );
         let spread: String = (0..3_000)
             .map(|i| format!("<e xmlns:n=\"urn:{i}\"/>"))
             .collect();
-        assert_eq!(refused_for(&format!("<r>{spread}</r>")), "namespaces");
+        assert_eq!(refused_for(&format!("<r>{spread}</r>")), Limit::Namespaces);
         assert_eq!(
             refused_for(&format!("<r>{}</r>", "<e/>".repeat(50_000))),
-            "elements"
+            Limit::Elements
         );
         assert_eq!(
             refused_for(&format!("{}{}", "<e>".repeat(100), "</e>".repeat(100))),
-            "depth"
+            Limit::Depth
         );
         let long = "v".repeat(70 * 1024);
         assert_eq!(
             refused_for(&format!("<r a=\"{long}\"/>")),
-            "attribute_bytes"
+            Limit::AttributeBytes
         );
     }
 

@@ -35,7 +35,7 @@ use url::Url;
 use super::UpstreamError;
 use crate::config::{MetadataSource, SamlUpstream};
 use crate::identity::UpstreamIdentity;
-pub use limits::{LIMITS, ShapeLimits};
+pub use limits::{LIMITS, Limit, ShapeLimits};
 use mapping::MappingRules;
 pub use precheck::{Envelope, Prechecked};
 pub use xmldsig::{SignatureSite, process_is_confined};
@@ -60,8 +60,8 @@ pub enum SamlError {
     AssertionCount(usize),
     #[error("the response contains XML comments")]
     Comment,
-    #[error("the response is larger than the limit on {what} ({limit})")]
-    Limit { what: &'static str, limit: usize },
+    #[error("the response has more {what} than the limit ({limit})")]
+    Limit { what: limits::Limit, limit: usize },
     #[error("the signature does not follow the SAML signature profile: {0}")]
     Profile(String),
     #[error("too many SAML responses are being verified; try again shortly")]
@@ -92,7 +92,7 @@ impl SamlError {
             Self::Doctype => "saml_doctype",
             Self::AssertionCount(_) => "saml_assertion_count",
             Self::Comment => "saml_comment",
-            Self::Limit { what, .. } => limit_reason(what),
+            Self::Limit { what, .. } => what.reason(),
             Self::Profile(_) => "saml_signature_profile",
             Self::Busy => "saml_busy",
             Self::Unsolicited => "saml_unsolicited",
@@ -111,17 +111,6 @@ fn shown(text: &str) -> String {
     match text.char_indices().nth(64) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
-    }
-}
-
-/// Each shape limit's own reason, for logs and metrics.
-fn limit_reason(what: &str) -> &'static str {
-    match what {
-        "elements" => "saml_limit_elements",
-        "attributes_per_element" => "saml_limit_attributes",
-        "namespaces_per_element" | "namespaces" => "saml_limit_namespaces",
-        "depth" => "saml_limit_depth",
-        _ => "saml_limit_attribute_bytes",
     }
 }
 
