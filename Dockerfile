@@ -11,9 +11,9 @@ RUN apt-get update \
         pkg-config libclang-dev libssl-dev libxml2-dev libxmlsec1-dev libxslt1-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
-# What the build reads: the manifest and lock file, the code, the migrations
+# What the build reads: the manifest, lock file and build script (xmlsec bindings), the code, the migrations
 # (embedded by sqlx::migrate!), the templates (askama) and the declared bench target.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
