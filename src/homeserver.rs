@@ -43,14 +43,35 @@ pub async fn forward_login(
         .map_err(|_| HomeserverError::NotJson(homeserver.to_string()))?;
     if status == 200
         && let Some(object) = body.as_object_mut()
-        && !object.contains_key("well_known")
     {
-        object.insert(
-            "well_known".into(),
-            serde_json::json!({ "m.homeserver": { "base_url": homeserver.as_str() } }),
-        );
+        add_well_known(object, homeserver);
     }
     Ok(ForwardedLogin { status, body })
+}
+
+/// A homeserver's base URL as clients are given it (`homeserver`, `well_known`):
+/// without the trailing slash, as the spec's examples write it, so that clients
+/// that append `/_matrix/…` get one slash. Configured URLs may keep theirs.
+pub fn client_base_url(url: &Url) -> &str {
+    let text = url.as_str();
+    text.strip_suffix('/').unwrap_or(text)
+}
+
+/// The login answer names the homeserver the client must move to: the
+/// homeserver's own `well_known` when it sends one (Synapse does when it has a
+/// `public_baseurl`), else ours; either way without a trailing slash.
+fn add_well_known(answer: &mut serde_json::Map<String, Value>, homeserver: &Url) {
+    let well_known = answer.entry("well_known").or_insert_with(
+        || serde_json::json!({ "m.homeserver": { "base_url": client_base_url(homeserver) } }),
+    );
+    if let Some(base_url) = well_known
+        .get_mut("m.homeserver")
+        .and_then(|h| h.get_mut("base_url"))
+        && let Some(text) = base_url.as_str()
+        && let Some(trimmed) = text.strip_suffix('/')
+    {
+        *base_url = Value::String(trimmed.to_owned());
+    }
 }
 
 /// `{homeserver}_matrix/client/{version}/login`.
@@ -122,5 +143,50 @@ impl HomeserverHealth {
         let mut up = self.up_until_ms.lock().unwrap_or_else(|e| e.into_inner());
         up.insert(key.to_owned(), now + UP_FOR_MS);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_login_answer_names_the_homeserver_without_the_trailing_slash() {
+        let homeserver = url::Url::parse("https://matrix.eng.ac.cdl/").unwrap();
+        let mut ours = serde_json::Map::new();
+        super::add_well_known(&mut ours, &homeserver);
+        assert_eq!(
+            ours["well_known"]["m.homeserver"]["base_url"],
+            "https://matrix.eng.ac.cdl"
+        );
+        let mut theirs = serde_json::json!({ "well_known": {
+            "m.homeserver": { "base_url": "https://hs.eng.ac.cdl/" },
+            "m.identity_server": { "base_url": "https://id.ac.cdl/" }
+        }});
+        super::add_well_known(theirs.as_object_mut().unwrap(), &homeserver);
+        assert_eq!(
+            theirs["well_known"]["m.homeserver"]["base_url"], "https://hs.eng.ac.cdl",
+            "the homeserver's own answer is kept, its slash dropped"
+        );
+        assert_eq!(
+            theirs["well_known"]["m.identity_server"]["base_url"],
+            "https://id.ac.cdl/"
+        );
+    }
+
+    #[test]
+    fn clients_get_base_urls_without_the_trailing_slash() {
+        for (configured, given) in [
+            ("https://matrix.eng.ac.cdl/", "https://matrix.eng.ac.cdl"),
+            ("https://matrix.eng.ac.cdl", "https://matrix.eng.ac.cdl"),
+            ("http://127.0.0.1:8101/", "http://127.0.0.1:8101"),
+            ("https://ac.cdl/matrix/", "https://ac.cdl/matrix"),
+        ] {
+            let url = url::Url::parse(configured).unwrap();
+            assert_eq!(super::client_base_url(&url), given);
+            assert_eq!(
+                format!("{given}/_matrix/client/v3/login"),
+                super::login_url(&url, "v3").as_str(),
+                "a client that appends the path reaches what the bridge itself calls"
+            );
+        }
     }
 }

@@ -56,7 +56,10 @@ pub async fn complete(
         .metrics
         .login_completed(&department.id, now - flow.created_at);
     tracing::info!(flow = %flow.id, department = %department.id, "login completed");
-    let url = redirect.with_login(login_token, homeserver);
+    let url = redirect.with_login(
+        login_token,
+        crate::homeserver::client_base_url(&department.homeserver.base_url),
+    );
     let config = &services.config;
     if redirect.is_trusted(
         &config.allowed_redirect_origins,

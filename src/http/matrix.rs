@@ -20,7 +20,7 @@ pub async fn versions() -> HttpResponse {
 
 pub async fn well_known(services: web::Data<Services>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
-        "m.homeserver": { "base_url": services.config.public_base_url.as_str() },
+        "m.homeserver": { "base_url": crate::homeserver::client_base_url(&services.config.public_base_url) },
     }))
 }
 

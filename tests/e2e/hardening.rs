@@ -263,55 +263,98 @@ async fn failed_logins_are_counted_by_department_and_reason() {
     );
 }
 
-/// A TCP gate in front of a real homeserver: closed, nothing listens on its
-/// port; open, it forwards to the homeserver. Closing cuts open connections too.
+/// A TCP gate in front of a real homeserver: closed, it accepts and drops every
+/// connection; open, it forwards them to the homeserver. Closing cuts open
+/// connections too. Its port stays bound all along, so while the gate is closed
+/// no other test's listener can take the port and answer in the homeserver's place.
 struct Gate {
     port: u16,
     target: u16,
     /// How long each connection waits before it is forwarded (a slow homeserver).
     delay: std::time::Duration,
-    task: Option<tokio::task::JoinHandle<()>>,
+    running: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<tokio::net::TcpListener>,
+    )>,
+}
+
+#[derive(Clone, Copy)]
+enum GateMode {
+    Drop,
+    Forward {
+        target: u16,
+        delay: std::time::Duration,
+    },
+}
+
+/// Serves the gate's listener in `mode` until told to stop; gives the listener
+/// back (the connections it forwarded are cut).
+async fn serve_gate(
+    listener: tokio::net::TcpListener,
+    mode: GateMode,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::net::TcpListener {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => return listener,
+            accepted = listener.accept() => {
+                let Ok((mut inbound, _)) = accepted else { return listener };
+                if let GateMode::Forward { target, delay } = mode {
+                    connections.spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        if let Ok(mut outbound) =
+                            tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            }
+        }
+    }
 }
 
 impl Gate {
     fn new(target: u16) -> Self {
-        Self {
-            port: crate::support::spawn::free_port(),
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the gate");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let port = listener.local_addr().expect("the gate's address").port();
+        let listener = tokio::net::TcpListener::from_std(listener).expect("the gate's listener");
+        let mut gate = Self {
+            port,
             target,
             delay: std::time::Duration::ZERO,
-            task: None,
-        }
+            running: None,
+        };
+        gate.serve(listener, GateMode::Drop);
+        gate
     }
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
+    fn serve(&mut self, listener: tokio::net::TcpListener, mode: GateMode) {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        self.running = Some((stop, tokio::spawn(serve_gate(listener, mode, stopped))));
+    }
+
+    async fn listener(&mut self) -> tokio::net::TcpListener {
+        let (stop, task) = self.running.take().expect("the gate is served");
+        let _ = stop.send(());
+        task.await.expect("the gate's task")
+    }
+
     async fn open(&mut self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("bind the gate");
+        let listener = self.listener().await;
         let (target, delay) = (self.target, self.delay);
-        self.task = Some(tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                connections.spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    if let Ok(mut outbound) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        }));
+        self.serve(listener, GateMode::Forward { target, delay });
     }
 
     async fn close(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
+        let listener = self.listener().await;
+        self.serve(listener, GateMode::Drop);
     }
 }
 

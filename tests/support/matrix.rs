@@ -22,16 +22,19 @@ pub fn token_and_homeserver(final_url: &Url) -> (String, String) {
         1,
         "exactly one homeserver in {final_url}"
     );
+    assert!(
+        !homeservers[0].ends_with('/'),
+        "`homeserver` without a trailing slash, for clients that append paths: {final_url}"
+    );
     (tokens[0].clone(), homeservers[0].clone())
 }
 
+/// Logs in with `m.login.token` at `homeserver` the way many client libraries
+/// do: by appending the path to the base URL as given.
 pub async fn login_with_token(homeserver: &str, token: &str) -> Result<LoggedIn, (u16, Value)> {
     let client = reqwest::Client::new();
     let response = client
-        .post(format!(
-            "{}/_matrix/client/v3/login",
-            homeserver.trim_end_matches('/')
-        ))
+        .post(format!("{homeserver}/_matrix/client/v3/login"))
         .json(&json!({ "type": "m.login.token", "token": token }))
         .send()
         .await

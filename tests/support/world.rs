@@ -37,9 +37,17 @@ pub const TOKEN_CACHE_TTL_SECONDS: u64 = 3;
 
 pub struct Homeserver {
     pub id: &'static str,
+    /// As configured at the bridge, with a trailing slash.
     pub url: String,
     pub server_name: String,
     pub client_secret: String,
+}
+
+impl Homeserver {
+    /// What clients are given as `homeserver` and `well_known` base URL.
+    pub fn client_url(&self) -> &str {
+        self.url.trim_end_matches('/')
+    }
 }
 
 pub struct World {
