@@ -55,6 +55,7 @@ pub async fn fallback(
                 .initial_device_display_name
                 .clone()
                 .unwrap_or_default(),
+            wait_seconds: config.lifetimes.flow,
             nonce: super::pages::fresh_nonce(),
         },
     ))

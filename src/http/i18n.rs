@@ -95,6 +95,8 @@ pub struct Texts {
     pub fallback_title: &'static str,
     pub fallback_lead: &'static str,
     pub fallback_button: &'static str,
+    pub fallback_waiting: &'static str,
+    pub fallback_no_app: &'static str,
 }
 
 impl Texts {
@@ -152,6 +154,8 @@ static EN: Texts = Texts {
     fallback_title: "Sign in to Matrix",
     fallback_lead: "Sign in with your university account. You will choose your department, then come back here.",
     fallback_button: "Sign in with the university",
+    fallback_waiting: "You are signed in at the university. Waiting for your app to take the login…",
+    fallback_no_app: "No app took this login, so it was not used. Close this window and sign in again from your app.",
 };
 
 static FR: Texts = Texts {
@@ -179,6 +183,8 @@ static FR: Texts = Texts {
     fallback_title: "Se connecter à Matrix",
     fallback_lead: "Connectez-vous avec votre compte de l’université. Vous choisirez votre département, puis reviendrez ici.",
     fallback_button: "Se connecter avec l’université",
+    fallback_waiting: "Vous êtes connecté à l’université. En attente de votre application pour terminer la connexion…",
+    fallback_no_app: "Aucune application n’a pris cette connexion : elle n’a pas servi. Fermez cette fenêtre et reconnectez-vous depuis votre application.",
 };
 
 #[cfg(test)]

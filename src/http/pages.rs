@@ -93,6 +93,9 @@ pub struct FallbackPage {
     pub sso_url: String,
     pub device_id: String,
     pub device_name: String,
+    /// How long the page waits for the app's callback before it gives up
+    /// (without redeeming the token): the flow's lifetime.
+    pub wait_seconds: i64,
     /// The CSP nonce of the page's `<script>` tags.
     pub nonce: String,
 }

@@ -844,54 +844,73 @@ async fn browser_script(script: &str, env: &[(&str, &str)]) -> serde_json::Value
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the script prints JSON")
 }
 
-#[tokio::test]
-async fn the_login_fallback_in_chromium_calls_on_login_once_with_response_and_homeserver() {
+/// Runs the fallback in Chromium with the app's callback given as `hooks` says
+/// (see tests/peers/browser/fallback.mjs) and checks that exactly one callback
+/// was called, once, the one named `via`, with the response and the homeserver.
+async fn fallback_in_chromium(hooks: &str, via: &str) -> serde_json::Value {
     let w = world();
-    let _shared = w.bridge_lock.read().await;
     let result = browser_script(
         "fallback.mjs",
         &[
             ("USERNAME", "alice"),
             ("PASSWORD", crate::support::world::PASSWORD),
             ("DEPARTMENT", "eng"),
+            ("HOOKS", hooks),
         ],
     )
     .await;
     let calls = result["calls"].as_array().unwrap();
-    let on_login: Vec<_> = calls.iter().filter(|c| c["via"] == "onLogin").collect();
-    let matrix_login: Vec<_> = calls
-        .iter()
-        .filter(|c| c["via"] == "matrixLogin.onLogin")
-        .collect();
-    assert_eq!(on_login.len(), 1, "window.onLogin once: {result}");
+    assert_eq!(calls.len(), 1, "exactly one call ({hooks}): {result}");
+    let call = &calls[0];
+    assert_eq!(call["via"], via, "{hooks}: {result}");
     assert_eq!(
-        matrix_login.len(),
-        1,
-        "window.matrixLogin.onLogin once: {result}"
+        call["homeserver"],
+        w.eng.client_url(),
+        "two arguments: the response and the homeserver"
     );
-    for call in [on_login[0], matrix_login[0]] {
-        assert_eq!(
-            call["homeserver"],
-            w.eng.client_url(),
-            "two arguments: the response and the homeserver"
-        );
-        assert_eq!(call["response"]["user_id"], "@alice:eng.test");
-        assert_eq!(
-            call["response"]["device_id"], "FALLBACKDEV",
-            "device_id passed through"
-        );
-        assert!(
-            call["response"]["access_token"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty())
-        );
-    }
+    assert_eq!(call["response"]["user_id"], "@alice:eng.test");
+    assert_eq!(
+        call["response"]["device_id"], "FALLBACKDEV",
+        "device_id passed through"
+    );
+    assert!(
+        call["response"]["access_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
     let url = result["url"].as_str().unwrap();
     assert!(
         !url.contains("loginToken"),
         "no token left in the address bar: {url}"
     );
     assert!(url.contains("device_id=FALLBACKDEV"), "{url}");
+    result
+}
+
+#[tokio::test]
+async fn the_login_fallback_calls_exactly_one_callback_matrix_login_when_the_app_replaced_it() {
+    let _shared = world().bridge_lock.read().await;
+    // Both defined: Synapse's convention wins, window.onLogin is not called too.
+    fallback_in_chromium("both", "matrixLogin.onLogin").await;
+    // Only window.onLogin: that one.
+    fallback_in_chromium("onLogin", "onLogin").await;
+}
+
+#[tokio::test]
+async fn the_login_fallback_waits_for_a_hook_set_after_the_load_event() {
+    let _shared = world().bridge_lock.read().await;
+    // As Element Android does: `window.matrixLogin.onLogin = …` from outside,
+    // once the page has loaded. The page defined window.matrixLogin, waited
+    // without redeeming the token, then delivered the login once.
+    let result = fallback_in_chromium("late", "matrixLogin.onLogin").await;
+    let waited = &result["waited"];
+    assert_eq!(waited["hasMatrixLogin"], true, "{result}");
+    assert_eq!(waited["waiting"], "true", "{result}");
+    assert_eq!(
+        waited["userId"],
+        serde_json::Value::Null,
+        "the token was not redeemed before the app listened: {result}"
+    );
 }
 
 #[tokio::test]
