@@ -281,6 +281,7 @@ mod tests {
             sso_url: "/s?a=\"".into(),
             device_id: "<d>".into(),
             device_name: "n".into(),
+            wait_seconds: 1800,
             nonce: "n".into(),
         }
         .render()
