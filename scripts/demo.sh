@@ -68,6 +68,7 @@ sp_certificate_file = "$demo/saml-sp.crt"
 
 [[departments]]
 id = "eng"
+logo_url = "${bridge}_sso_bridge/static/demo/eng.svg"
 name = "Faculty of Engineering"
 email_domains = ["eng.ac.cdl"]
 upstream = "university"
@@ -79,6 +80,7 @@ server_name = "eng.test"
 
 [[departments]]
 id = "hist"
+logo_url = "${bridge}_sso_bridge/static/demo/hist.svg"
 name = "Department of History"
 email_domains = ["hist.ac.cdl"]
 upstream = "university"
@@ -90,6 +92,7 @@ server_name = "hist.test"
 
 [[departments]]
 id = "phys"
+logo_url = "${bridge}_sso_bridge/static/demo/phys.svg"
 name = "Department of Physics (SAML2)"
 email_domains = ["phys.ac.cdl"]
 upstream = "campus"

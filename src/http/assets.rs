@@ -26,6 +26,22 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../templates/static/demo.js"),
     ),
+    // The demo's department logos (`scripts/demo.sh` sets them as `logo_url`).
+    (
+        "demo/eng.svg",
+        "image/svg+xml",
+        include_str!("../../templates/static/demo/eng.svg"),
+    ),
+    (
+        "demo/hist.svg",
+        "image/svg+xml",
+        include_str!("../../templates/static/demo/hist.svg"),
+    ),
+    (
+        "demo/phys.svg",
+        "image/svg+xml",
+        include_str!("../../templates/static/demo/phys.svg"),
+    ),
 ];
 
 pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, HttpError> {

@@ -97,6 +97,8 @@ pub struct Texts {
     pub fallback_button: &'static str,
     pub fallback_waiting: &'static str,
     pub fallback_no_app: &'static str,
+    /// The part before `@` in the e-mail field's example.
+    pub email_placeholder_name: &'static str,
 }
 
 impl Texts {
@@ -156,6 +158,7 @@ static EN: Texts = Texts {
     fallback_button: "Sign in with the university",
     fallback_waiting: "You are signed in at the university. Waiting for your app to take the login…",
     fallback_no_app: "No app took this login, so it was not used. Close this window and sign in again from your app.",
+    email_placeholder_name: "name",
 };
 
 static FR: Texts = Texts {
@@ -185,6 +188,7 @@ static FR: Texts = Texts {
     fallback_button: "Se connecter avec l’université",
     fallback_waiting: "Vous êtes connecté à l’université. En attente de votre application pour terminer la connexion…",
     fallback_no_app: "Aucune application n’a pris cette connexion : elle n’a pas servi. Fermez cette fenêtre et reconnectez-vous depuis votre application.",
+    email_placeholder_name: "nom",
 };
 
 #[cfg(test)]

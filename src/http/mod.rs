@@ -192,7 +192,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/_sso_bridge/upstream/saml/{upstream}/metadata",
         web::get().to(upstream::saml_metadata),
     )
-    .route("/_sso_bridge/static/{name}", web::get().to(assets::asset))
+    .route(
+        "/_sso_bridge/static/{name:.+}",
+        web::get().to(assets::asset),
+    )
     .service(web::scope("/_matrix").default_service(web::to(matrix::unrecognized)));
 }
 

@@ -50,6 +50,8 @@ pub struct PickerPage<'a> {
     pub last: Option<DepartmentView<'a>>,
     pub departments: Vec<DepartmentView<'a>>,
     pub total: usize,
+    /// The first configured e-mail domain, for the e-mail field's example.
+    pub email_domain: Option<&'a str>,
     /// The CSP nonce of the page's `<script>` tags.
     pub nonce: String,
 }
@@ -223,6 +225,7 @@ mod tests {
                 ..dept("eng", "Engineering")
             }],
             total: 1,
+            email_domain: Some("eng.example"),
             nonce: "n".into(),
         }
         .render()
@@ -230,6 +233,10 @@ mod tests {
         assert!(
             picker.contains(r#"data-search="engineering eng eng.example cs.example""#),
             "{picker}"
+        );
+        assert!(
+            picker.contains(r#"placeholder="name@eng.example""#),
+            "the e-mail example uses a configured domain: {picker}"
         );
     }
 
@@ -242,6 +249,7 @@ mod tests {
             last: Some(dept("eng", "<b>eng</b>")),
             departments: vec![dept("eng", "<b>eng</b>"), dept("hist", "<b>hist</b>")],
             total: 2,
+            email_domain: None,
             nonce: "n0nce".into(),
         }
         .render()

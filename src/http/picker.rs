@@ -62,6 +62,10 @@ pub fn page(
             last,
             departments,
             total: all.len(),
+            email_domain: all
+                .iter()
+                .find_map(|d| d.email_domains.first())
+                .map(String::as_str),
             nonce: super::pages::fresh_nonce(),
         },
     ))

@@ -1005,3 +1005,32 @@ async fn a_web_client_ignoring_homeserver_in_chromium_follows_a_307_in_redirect_
         "well_known names the department: {result}"
     );
 }
+
+#[tokio::test]
+async fn the_picker_shows_department_logos_and_an_email_example_from_a_configured_domain() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let picker = Browser::new()
+        .get(&start_url(w, None, TRUSTED_CLIENT))
+        .await;
+    assert_eq!(picker.status, StatusCode::OK);
+    assert!(
+        picker.body.contains(r#"placeholder="name@eng.ac.cdl""#),
+        "the e-mail example names a configured domain: {}",
+        picker.body
+    );
+    for id in ["eng", "hist", "phys"] {
+        let logo = format!("{}_sso_bridge/static/demo/{id}.svg", w.bridge_url);
+        assert!(
+            picker
+                .body
+                .contains(&format!(r#"<img src="{logo}" alt="""#)),
+            "{id}'s logo, decorative (the name is the label): {}",
+            picker.body
+        );
+        let image = reqwest::get(&logo).await.unwrap();
+        assert_eq!(image.status(), StatusCode::OK, "{logo}");
+        assert_eq!(image.headers()["content-type"], "image/svg+xml");
+        assert!(image.text().await.unwrap().starts_with("<svg"));
+    }
+}

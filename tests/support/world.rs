@@ -427,6 +427,7 @@ sp_certificate_file = "{sp_cert}"
 [[departments]]
 id = "{id}"
 name = "{name}"
+logo_url = "http://127.0.0.1:{port}/_sso_bridge/static/demo/{id}.svg"
 email_domains = ["{id}.ac.cdl"]
 upstream = "{upstream}"
 client_secret = "{secret}"
