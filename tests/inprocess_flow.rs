@@ -389,3 +389,82 @@ async fn pages_speak_french_when_the_browser_prefers_it_and_english_otherwise() 
     let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
     assert!(body.contains("Cette connexion a expiré"), "{body}");
 }
+
+#[actix_web::test]
+async fn only_the_matrix_api_is_open_to_other_origins_not_the_pages() {
+    let services = services(Arc::new(MockClock::at_unix(1_000_000))).await;
+    let app = app(&services).await;
+    let allow_origin = |response: &ServiceResponse<_>| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let versions = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/_matrix/client/versions")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(allow_origin(&versions).as_deref(), Some("*"));
+    for page in [
+        "/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example%2Fcb",
+        "/_matrix/static/client/login/",
+    ] {
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri(page).to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        assert_eq!(allow_origin(&response), None, "{page} is a page");
+    }
+}
+
+#[actix_web::test]
+async fn userinfo_challenges_for_a_bearer_token_and_token_for_client_credentials() {
+    let services = services(Arc::new(MockClock::at_unix(1_000_000))).await;
+    let app = app(&services).await;
+    let challenge = |response: &ServiceResponse<_>| {
+        response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let userinfo = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/_sso_bridge/op/userinfo")
+            .insert_header(("authorization", "Bearer not-a-token"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge(&userinfo).starts_with("Bearer "),
+        "RFC 6750: {}",
+        challenge(&userinfo)
+    );
+    let token = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/_sso_bridge/op/token")
+            .insert_header(("authorization", "Basic ZW5nOndyb25n"))
+            .set_form([
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                (
+                    "redirect_uri",
+                    "http://127.0.0.1:8101/_synapse/client/oidc/callback",
+                ),
+                ("code_verifier", "y"),
+            ])
+            .to_request(),
+    )
+    .await;
+    assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge(&token).starts_with("Basic "),
+        "RFC 6749: {}",
+        challenge(&token)
+    );
+}

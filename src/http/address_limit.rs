@@ -164,6 +164,7 @@ fn refusal(limited: Limited, retry: RetryAfter) -> HttpResponse {
             error: "temporarily_unavailable",
             description: "too many requests from this address".into(),
             retry_after: Some(retry.0),
+            challenge: crate::http::error::Challenge::Basic,
         }
         .error_response(),
     };

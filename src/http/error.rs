@@ -42,6 +42,8 @@ pub enum HttpError {
         description: String,
         /// Seconds, sent as `Retry-After` (rate limits, unavailable dependencies).
         retry_after: Option<u64>,
+        /// What a `401` asks for: the client's credentials, or a bearer token.
+        challenge: Challenge,
     },
     /// An error the protocol says goes back to the client by redirect.
     #[error("redirect to {0}")]
@@ -282,11 +284,16 @@ impl HttpError {
         } else {
             tracing::warn!(error = %error, "OpenID Provider request refused");
         }
+        let challenge = match error {
+            ProviderError::InvalidToken(_) => Challenge::Bearer,
+            _ => Challenge::Basic,
+        };
         Self::OAuth {
             status,
             error: error.code(),
             description: error.description(),
             retry_after: None,
+            challenge,
         }
     }
 
@@ -338,6 +345,7 @@ impl HttpError {
             error: code,
             description,
             retry_after,
+            challenge: Challenge::Basic,
         }
     }
 
@@ -350,13 +358,35 @@ impl HttpError {
                 error,
                 description,
                 retry_after,
+                challenge,
             } => Self::OAuth {
                 status: StatusCode::FORBIDDEN,
                 error,
                 description,
                 retry_after,
+                challenge,
             },
             other => other,
+        }
+    }
+}
+
+/// The `WWW-Authenticate` challenge of an OAuth `401`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// Client authentication (`/token`, introspection): RFC 6749 §5.2.
+    Basic,
+    /// A bearer access token (`userinfo`): RFC 6750 §3.
+    Bearer,
+}
+
+impl Challenge {
+    fn header(self) -> HeaderValue {
+        match self {
+            Self::Basic => HeaderValue::from_static("Basic realm=\"sso-bridge\""),
+            Self::Bearer => {
+                HeaderValue::from_static("Bearer realm=\"sso-bridge\", error=\"invalid_token\"")
+            }
         }
     }
 }
@@ -404,16 +434,14 @@ impl ResponseError for HttpError {
                 error,
                 description,
                 retry_after,
+                challenge,
             } => {
                 let mut response = HttpResponse::build(*status);
                 if let Some(seconds) = retry_after {
                     response.insert_header((header::RETRY_AFTER, seconds.to_string()));
                 }
                 if *status == StatusCode::UNAUTHORIZED {
-                    response.insert_header((
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Basic realm=\"sso-bridge\""),
-                    ));
+                    response.insert_header((header::WWW_AUTHENTICATE, challenge.header()));
                 }
                 response
                     .json(serde_json::json!({ "error": error, "error_description": description }))

@@ -71,5 +71,6 @@ fn invalid(status: StatusCode, description: &str) -> HttpError {
         error: "invalid_request",
         description: description.to_owned(),
         retry_after: None,
+        challenge: crate::http::error::Challenge::Basic,
     }
 }

@@ -111,7 +111,9 @@ pub fn add(
         );
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     }
-    if cors {
+    // The Matrix API is for any web client; pages (the picker, the fallback) are
+    // for the browser that opened them, never for another origin's scripts.
+    if cors && !is_html {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),

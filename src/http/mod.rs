@@ -68,6 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         error: "invalid_request",
                         description: e.to_string(),
                         retry_after: None,
+                        challenge: crate::http::error::Challenge::Basic,
                     }
                     .into()
                 }
