@@ -15,7 +15,46 @@ pub enum RedirectUrlError {
     Credentials,
     #[error("the redirect URL has no host")]
     NoHost,
+    #[error("the redirect URL is longer than {MAX_LENGTH} characters")]
+    TooLong,
 }
+
+/// Longer than any client's callback; a cap keeps stored flows and pages small.
+pub const MAX_LENGTH: usize = 2_048;
+
+/// Schemes that name documents or network services, never an app waiting for a
+/// login: refused. Web clients use http(s); native apps use their own
+/// private-use scheme (RFC 8252 §7.1: `im.vector.app:/…`, `element://…`).
+const FORBIDDEN_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "vbscript",
+    "file",
+    "blob",
+    "about",
+    "filesystem",
+    "view-source",
+    "ftp",
+    "ftps",
+    "sftp",
+    "ws",
+    "wss",
+    "mailto",
+    "tel",
+    "sms",
+    "news",
+    "nntp",
+    "gopher",
+    "ldap",
+    "ldaps",
+    "irc",
+    "ircs",
+    "ssh",
+    "telnet",
+    "smb",
+    "nfs",
+    "git",
+];
 
 /// A client redirect URL that passed the hard checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +69,12 @@ impl ClientRedirect {
         if raw.is_empty() {
             return Err(RedirectUrlError::Missing);
         }
+        if raw.len() > MAX_LENGTH {
+            return Err(RedirectUrlError::TooLong);
+        }
         let url = Url::parse(raw).map_err(|_| RedirectUrlError::Malformed)?;
-        match url.scheme() {
-            "javascript" | "data" | "vbscript" | "file" | "blob" | "about" => {
-                return Err(RedirectUrlError::ForbiddenScheme(url.scheme().to_owned()));
-            }
-            _ => {}
+        if FORBIDDEN_SCHEMES.contains(&url.scheme()) {
+            return Err(RedirectUrlError::ForbiddenScheme(url.scheme().to_owned()));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(RedirectUrlError::Credentials);
@@ -58,14 +97,15 @@ impl ClientRedirect {
         origin.is_tuple() && (origin == *own_origin || allowed.contains(&origin))
     }
 
-    /// What the confirmation page names: the host, or the scheme for app links.
+    /// What the confirmation page names: the whole origin, scheme and port
+    /// included (`http://127.0.0.1:7777` is not `https://127.0.0.1`), or the
+    /// scheme alone for an app link without a host.
     pub fn display_host(&self) -> String {
-        let web = matches!(self.url.scheme(), "http" | "https");
+        let scheme = self.url.scheme();
         match (self.url.host_str(), self.url.port()) {
-            (Some(host), Some(port)) if web => format!("{host}:{port}"),
-            (Some(host), None) if web => host.to_owned(),
-            (Some(host), _) => format!("{}://{host}", self.url.scheme()),
-            (None, _) => format!("{}:", self.url.scheme()),
+            (Some(host), Some(port)) => format!("{scheme}://{host}:{port}"),
+            (Some(host), None) => format!("{scheme}://{host}"),
+            (None, _) => format!("{scheme}:"),
         }
     }
 
@@ -173,12 +213,55 @@ mod tests {
     }
 
     #[test]
-    fn names_the_host_for_the_confirmation_page() {
+    fn refuses_schemes_that_are_no_app_and_urls_past_the_cap() {
+        for url in [
+            "ftp://127.0.0.1:7777/",
+            "wss://evil.example/",
+            "mailto:a@b.example",
+            "tel:+1555",
+            "FILE:///etc/passwd",
+        ] {
+            assert!(
+                matches!(
+                    ClientRedirect::parse(url),
+                    Err(RedirectUrlError::ForbiddenScheme(_))
+                ),
+                "{url}"
+            );
+        }
+        for app in [
+            "element://login",
+            "im.vector.app:/cb",
+            "io.element.android:/sso",
+        ] {
+            assert!(ClientRedirect::parse(app).is_ok(), "{app}");
+        }
+        let long = format!("https://app.example/?q={}", "a".repeat(20_000));
+        assert_eq!(ClientRedirect::parse(&long), Err(RedirectUrlError::TooLong));
+        let longest = format!("https://app.example/?q={}", "a".repeat(MAX_LENGTH - 23));
+        assert_eq!(longest.len(), MAX_LENGTH);
+        assert!(ClientRedirect::parse(&longest).is_ok());
+    }
+
+    #[test]
+    fn names_the_whole_origin_for_the_confirmation_page() {
         assert_eq!(
             ClientRedirect::parse("https://evil.example:8443/x")
                 .unwrap()
                 .display_host(),
-            "evil.example:8443"
+            "https://evil.example:8443"
+        );
+        assert_eq!(
+            ClientRedirect::parse("http://127.0.0.1:7777/cb")
+                .unwrap()
+                .display_host(),
+            "http://127.0.0.1:7777"
+        );
+        assert_eq!(
+            ClientRedirect::parse("https://evil.example/x")
+                .unwrap()
+                .display_host(),
+            "https://evil.example"
         );
         assert_eq!(
             ClientRedirect::parse("element://login")

@@ -152,7 +152,7 @@ async fn an_untrusted_redirect_gets_a_confirmation_page_naming_the_host() {
         .await
         .stuck();
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(page.title(), "Continue to evil.example?");
+    assert_eq!(page.title(), "Continue to https://evil.example?");
     let selector = scraper::Selector::parse("a.button").unwrap();
     let html = page.html();
     let link = html
@@ -194,12 +194,15 @@ async fn injected_login_token_and_homeserver_are_replaced_not_duplicated() {
 async fn dangerous_redirect_urls_are_refused_before_any_login() {
     let w = world();
     let _shared = w.bridge_lock.read().await;
+    let too_long = format!("{TRUSTED_CLIENT}?q={}", "a".repeat(20_000));
     for bad in [
         "javascript:alert(document.cookie)",
         "data:text/html,<script>alert(1)</script>",
         "http://user:password@127.0.0.1:9/client/",
         "/relative/path",
         "",
+        "ftp://127.0.0.1:7777/",
+        too_long.as_str(),
     ] {
         let page = Browser::new().get(&start_url(w, Some("eng"), bad)).await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad:?}");
