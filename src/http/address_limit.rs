@@ -140,6 +140,11 @@ pub fn log_refusal(services: &Services, limit: &str, retry: RetryAfter) {
     }
 }
 
+/// "1 second", "2 seconds".
+fn seconds(count: u64, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 fn refusal(limited: Limited, retry: RetryAfter) -> HttpResponse {
     let mut response = match limited {
         Limited::Login | Limited::SamlAcs => {
@@ -148,8 +153,8 @@ fn refusal(limited: Limited, retry: RetryAfter) -> HttpResponse {
                 StatusCode::TOO_MANY_REQUESTS,
                 &l.pick("Too many attempts", "Trop de tentatives"),
                 l.pick(
-                    &format!("Too many logins came from your network in a short time. Wait {} seconds, then start the login again from your Matrix app.", retry.0),
-                    &format!("Trop de connexions sont venues de votre réseau en peu de temps. Attendez {} secondes, puis recommencez depuis votre application Matrix.", retry.0),
+                    &format!("Too many logins came from your network in a short time. Wait {}, then start the login again from your Matrix app.", seconds(retry.0, "second", "seconds")),
+                    &format!("Trop de connexions sont venues de votre réseau en peu de temps. Attendez {}, puis recommencez depuis votre application Matrix.", seconds(retry.0, "seconde", "secondes")),
                 ),
             )
             .error_response()
@@ -172,4 +177,13 @@ fn refusal(limited: Limited, retry: RetryAfter) -> HttpResponse {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_second_is_singular() {
+        assert_eq!(super::seconds(1, "second", "seconds"), "1 second");
+        assert_eq!(super::seconds(2, "second", "seconds"), "2 seconds");
+    }
 }
