@@ -48,6 +48,13 @@ pub enum FlowError {
     BadLoginToken,
     #[error("SAML response refused: {0}")]
     Saml(#[from] SamlError),
+    /// A login that ended at `cause`; `restart` begins a new one for the same
+    /// client, at the picker (the page's "Start again").
+    #[error("{cause}")]
+    Ended {
+        cause: Box<FlowError>,
+        restart: String,
+    },
 }
 
 impl FlowError {
@@ -72,6 +79,18 @@ impl FlowError {
             Self::BadLoginToken => "bad_login_token",
             Self::HomeserverUnavailable { .. } => "homeserver_unavailable",
             Self::Saml(e) => e.reason(),
+            Self::Ended { cause, .. } => cause.reason(),
+        }
+    }
+
+    /// This error, ending a login whose client can begin a new one at `restart`.
+    pub fn ended(self, restart: Option<String>) -> Self {
+        match restart {
+            Some(restart) => Self::Ended {
+                cause: Box::new(self),
+                restart,
+            },
+            None => self,
         }
     }
 }

@@ -269,9 +269,18 @@ async fn finish(
                 .store
                 .fail_flow(&flow.id, e.reason(), services.now())
                 .await?;
-            Err(e)
+            Err(e.ended(restart_url(services, flow)))
         }
     }
+}
+
+/// Where "Start again" leads once a login has ended: a new login for the same
+/// client (its `redirectUrl`), at the picker.
+fn restart_url(services: &Services, flow: &FlowRow) -> Option<String> {
+    let redirect = flow.redirect_url.as_deref()?;
+    let mut url = services.config.url("_matrix/client/v3/login/sso/redirect");
+    url.query_pairs_mut().append_pair("redirectUrl", redirect);
+    Some(url.into())
 }
 
 async fn redeem_oidc(

@@ -26,8 +26,10 @@ pub enum HttpError {
         message: String,
         /// Shown when set: a way out (e.g. start again).
         retry: bool,
-        /// A "Try again" button to this address (the flow was kept).
+        /// A button to this address: "Try again" (the flow was kept) or, with
+        /// `start_again`, "Start again" (a new login for the same client).
         try_again: Option<String>,
+        start_again: bool,
     },
     #[error("{errcode}: {error}")]
     Matrix {
@@ -58,6 +60,7 @@ impl HttpError {
             message: message.into(),
             retry: false,
             try_again: None,
+            start_again: false,
         }
     }
 
@@ -83,6 +86,31 @@ impl HttpError {
 
     /// A login failure: logged with its precise reason, counted, and shown in plain words.
     pub fn from_flow(services: &Services, error: FlowError) -> Self {
+        // A login that ended: its page, with a way to begin a new one for the
+        // same client instead of the browser's Back button (which leads to the
+        // IdP's spent page).
+        let error = match error {
+            FlowError::Ended { cause, restart } => {
+                return match Self::from_flow(services, *cause) {
+                    Self::Page {
+                        status,
+                        title,
+                        message,
+                        try_again: None,
+                        ..
+                    } => Self::Page {
+                        status,
+                        title,
+                        message,
+                        retry: false,
+                        try_again: Some(restart),
+                        start_again: true,
+                    },
+                    other => other,
+                };
+            }
+            other => other,
+        };
         let reason = error.reason();
         let department = crate::request_context::department();
         services
@@ -98,6 +126,7 @@ impl HttpError {
         }
         let l = Lang::current();
         let (status, title, message, retry) = match error {
+            FlowError::Ended { .. } => unreachable!("handled above"),
             FlowError::HomeserverUnavailable {
                 department, resume, ..
             } => {
@@ -113,6 +142,7 @@ impl HttpError {
                     ),
                     retry: false,
                     try_again: Some(resume),
+                    start_again: false,
                 };
             }
             FlowError::UnknownDepartment(id) => (
@@ -253,6 +283,7 @@ impl HttpError {
             message,
             retry,
             try_again: None,
+            start_again: false,
         }
     }
 
@@ -422,7 +453,14 @@ impl ResponseError for HttpError {
                 message,
                 retry,
                 try_again,
-            } => pages::error_page(*status, title, message, *retry, try_again.as_deref()),
+                start_again,
+            } => pages::error_page(
+                *status,
+                title,
+                message,
+                *retry,
+                try_again.as_deref().map(|url| (url, *start_again)),
+            ),
             Self::Matrix {
                 status,
                 errcode,

@@ -88,6 +88,7 @@ pub struct Texts {
     /// Before the request id on error pages, for people who contact support.
     pub reference_label: &'static str,
     pub try_again: &'static str,
+    pub start_again: &'static str,
     pub confirm_title: &'static str,
     pub confirm_access: &'static str,
     pub confirm_warning: &'static str,
@@ -149,6 +150,7 @@ static EN: Texts = Texts {
     go_back_hint: "Use your browser’s Back button to choose another department.",
     reference_label: "If you contact IT support, give them this reference:",
     try_again: "Try again",
+    start_again: "Start again",
     confirm_title: "Continue to {}?",
     confirm_access: "You are about to give {} access to your Matrix account.",
     confirm_warning: "If you do not recognise {}, or you did not just try to sign in to a Matrix app, do not continue: close this page.",
@@ -179,6 +181,7 @@ static FR: Texts = Texts {
     go_back_hint: "Utilisez le bouton Retour de votre navigateur pour choisir un autre département.",
     reference_label: "Si vous contactez le support informatique, donnez-lui cette référence :",
     try_again: "Réessayer",
+    start_again: "Recommencer",
     confirm_title: "Continuer vers {} ?",
     confirm_access: "Vous êtes sur le point de donner à {} l’accès à votre compte Matrix.",
     confirm_warning: "Si vous ne connaissez pas {}, ou si vous n’étiez pas en train de vous connecter à une application Matrix, ne continuez pas : fermez cette page.",

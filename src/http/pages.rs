@@ -65,8 +65,9 @@ pub struct ErrorPage<'a> {
     pub retry: bool,
     /// The request id, which is on the operator's log lines of this failure.
     pub reference: Option<String>,
-    /// A "Try again" button's address.
+    /// A "Try again" (or "Start again") button's address, and its words.
     pub try_again: Option<&'a str>,
+    pub try_again_label: &'a str,
 }
 
 #[derive(Template)]
@@ -171,22 +172,29 @@ pub fn html(status: StatusCode, page: &impl Page) -> HttpResponse {
     }
 }
 
+/// An error page; `way_on` is a button's address and whether it starts a new
+/// login ("Start again") rather than resuming this one ("Try again").
 pub fn error_page(
     status: StatusCode,
     title: &str,
     message: &str,
     retry: bool,
-    try_again: Option<&str>,
+    way_on: Option<(&str, bool)>,
 ) -> HttpResponse {
+    let t = Lang::current().texts();
     html(
         status,
         &ErrorPage {
-            t: Lang::current().texts(),
+            t,
             title,
             message,
             retry,
             reference: crate::request_context::request_id(),
-            try_again,
+            try_again: way_on.map(|(url, _)| url),
+            try_again_label: match way_on {
+                Some((_, true)) => t.start_again,
+                _ => t.try_again,
+            },
         },
     )
 }
@@ -271,6 +279,7 @@ mod tests {
             retry: true,
             reference: Some("<r>".into()),
             try_again: Some("/x?a=\"<b>"),
+            try_again_label: "Start again",
         }
         .render()
         .unwrap();

@@ -1037,3 +1037,47 @@ async fn the_picker_shows_department_logos_and_an_email_example_from_a_configure
         assert!(image.text().await.unwrap().starts_with("<svg"));
     }
 }
+
+#[tokio::test]
+async fn after_a_refusal_start_again_leads_to_a_login_at_the_right_department() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    // Alice picks History by mistake: refused there.
+    let refused = browser
+        .drive(
+            &start_url(w, None, TRUSTED_CLIENT),
+            &person("alice", "hist"),
+            TRUSTED_CLIENT,
+        )
+        .await
+        .stuck();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.title(), "You are not a member of this department");
+    assert!(
+        !refused.body.contains("Back button"),
+        "no pointing at the browser's Back button, which leads to the IdP's spent page"
+    );
+    let selector = scraper::Selector::parse("a.button").unwrap();
+    let html = refused.html();
+    let button = html
+        .select(&selector)
+        .next()
+        .unwrap_or_else(|| panic!("a Start again button: {}", refused.body));
+    assert_eq!(button.text().collect::<String>(), "Start again");
+    let again = Url::parse(&w.bridge_url)
+        .unwrap()
+        .join(button.value().attr("href").unwrap())
+        .unwrap();
+    assert_eq!(again.path(), "/_matrix/client/v3/login/sso/redirect");
+    assert_eq!(
+        query_values(&again, "redirectUrl"),
+        vec![TRUSTED_CLIENT.to_owned()],
+        "the same client"
+    );
+    // Starting again, she picks Engineering and is logged in there.
+    let (user, homeserver) =
+        continue_login(&browser, again.as_str(), &person("alice", "eng")).await;
+    assert_eq!(user, "@alice:eng.test");
+    assert_eq!(homeserver, w.eng.client_url());
+}

@@ -88,8 +88,12 @@ mod tests {
 
     use super::*;
 
+    /// The pool is the process's: its tests take turns (one of them fills it).
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn work_never_runs_on_more_threads_than_cores_and_panics_are_refusals() {
+        let _turn = ONE_AT_A_TIME.lock().await;
         static RUNNING: AtomicUsize = AtomicUsize::new(0);
         static MOST: AtomicUsize = AtomicUsize::new(0);
         let tasks: Vec<_> = (0..40)
@@ -118,6 +122,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_at_once_instead_of_growing() {
         use futures_util::FutureExt;
+        let _turn = ONE_AT_A_TIME.lock().await;
         // Hold every thread, fill the queue, then one more is refused at once.
         // (A job's first poll queues it; the dropped future leaves it queued.)
         let (release, hold) = std::sync::mpsc::channel::<()>();
@@ -144,6 +149,13 @@ mod tests {
         };
         for _ in 0..threads() {
             release.send(()).unwrap();
+        }
+        // Let the queue drain before the next test takes its turn.
+        for _ in 0..1_000 {
+            if run(|| Ok(())).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert!(refused, "a full queue refuses");
         assert!(
