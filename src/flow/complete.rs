@@ -65,11 +65,56 @@ pub async fn complete(
         &config.allowed_redirect_origins,
         &config.public_base_url.origin(),
     ) {
-        Ok(Next::Redirect(url))
-    } else {
-        Ok(Next::Confirm {
-            host: redirect.display_host(),
-            url,
-        })
+        return Ok(Next::Redirect(url));
     }
+    // The confirmation page must not be shown at this URL, which carries the
+    // token and would stay in the browser's history: the client URL is kept,
+    // sealed for this browser, and the page is shown at a token-free address.
+    let sealed = browser
+        .sealer(&flow.id)
+        .seal(&services.random, url.as_str().as_bytes());
+    services
+        .store
+        .set_pending_confirm(&flow.id, &sealed)
+        .await?;
+    let mut confirm = config.url("_sso_bridge/confirm");
+    confirm.query_pairs_mut().append_pair("flow", &flow.id);
+    Ok(Next::Redirect(confirm))
+}
+
+/// The confirmation page of a completed login whose client is not on the
+/// allow-list, at a token-free address. The sealed client URL is taken from the
+/// flow: shown once, then gone (a reload says the login has expired).
+pub async fn confirm(
+    services: &Services,
+    browser: Option<&BrowserSecret>,
+    flow_id: &str,
+) -> Result<Next, FlowError> {
+    let now = services.now();
+    let flow = services
+        .store
+        .flow(flow_id, now)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
+    if flow.browser_hash != browser.hash() {
+        return Err(FlowError::WrongBrowser);
+    }
+    if flow.state != state::COMPLETED {
+        return Err(FlowError::OutOfOrder);
+    }
+    let sealed = services
+        .store
+        .take_pending_confirm(&flow.id, now)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    let url = browser
+        .sealer(&flow.id)
+        .open(&sealed)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| url::Url::parse(&text).ok())
+        .ok_or(FlowError::Expired)?;
+    let host = ClientRedirect::parse(url.as_str())?.display_host();
+    Ok(Next::Confirm { url, host })
 }

@@ -19,7 +19,7 @@ mod upstream;
 pub use authorize::authorize;
 pub use browser::BrowserSecret;
 pub use client_redirect::{ClientRedirect, RedirectUrlError};
-pub use complete::complete;
+pub use complete::{complete, confirm};
 pub use error::FlowError;
 pub use resume::resume;
 pub use start::{StartRequest, check_picker, choose_department, start};

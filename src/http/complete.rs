@@ -31,3 +31,21 @@ pub async fn complete(
     .map_err(|e| HttpError::from_flow(&services, e))?;
     Ok(respond::next(&services, next, Vec::new()))
 }
+
+#[derive(Deserialize)]
+pub struct ConfirmQuery {
+    flow: String,
+}
+
+/// The confirmation page, at an address without the token (see `flow::confirm`).
+pub async fn confirm(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    query: web::Query<ConfirmQuery>,
+) -> Result<HttpResponse, HttpError> {
+    let browser = cookies::browser_secret(&request);
+    let next = flow::confirm(&services, browser.as_ref(), &query.flow)
+        .await
+        .map_err(|e| HttpError::from_flow(&services, e))?;
+    Ok(respond::next(&services, next, Vec::new()))
+}

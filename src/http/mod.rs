@@ -123,6 +123,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ),
         )
         .route("/_sso_bridge/complete", web::get().to(complete::complete))
+        .route("/_sso_bridge/confirm", web::get().to(complete::confirm))
         .route(
             "/_sso_bridge/resume",
             web::get()

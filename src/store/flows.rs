@@ -173,6 +173,42 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Keeps the sealed client URL behind the confirmation page of a completed flow.
+    pub async fn set_pending_confirm(&self, id: &str, sealed: &str) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
+        sqlx::query("UPDATE flows SET pending_confirm = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the sealed client URL of a live flow, once: read, then cleared only
+    /// if still the same (compare-and-set), so two requests cannot both take it.
+    pub async fn take_pending_confirm(&self, id: &str, now: i64) -> StoreResult<Option<String>> {
+        let sealed: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT pending_confirm FROM flows WHERE id = $1 AND expires_at >= $2")
+                .bind(id)
+                .bind(now)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some((Some(sealed),)) = sealed else {
+            return Ok(None);
+        };
+        let _gate = self.write_gate().await;
+        let done = sqlx::query(
+            "UPDATE flows SET pending_confirm = NULL, updated_at = $1 \
+             WHERE id = $2 AND pending_confirm = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(&sealed)
+        .execute(self.pool())
+        .await?;
+        Ok((done.rows_affected() == 1).then_some(sealed))
+    }
+
     pub async fn fail_flow(&self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
         let _gate = self.write_gate().await;
         sqlx::query(

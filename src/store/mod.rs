@@ -192,7 +192,7 @@ pub async fn debug_dump(store: &Store) -> StoreResult<String> {
     for (table, columns) in [
         (
             "flows",
-            "id || ' ' || browser_hash || ' ' || COALESCE(redirect_url, '') || ' ' || COALESCE(upstream_state_hash, '') || ' ' || COALESCE(pending_authorize, '')",
+            "id || ' ' || browser_hash || ' ' || COALESCE(redirect_url, '') || ' ' || COALESCE(upstream_state_hash, '') || ' ' || COALESCE(pending_authorize, '') || ' ' || COALESCE(pending_confirm, '')",
         ),
         ("auth_codes", "code_hash || ' ' || code_challenge"),
         ("access_tokens", "token_hash"),

@@ -168,6 +168,21 @@ async fn an_untrusted_redirect_gets_a_confirmation_page_naming_the_host() {
     assert_ne!(token, "injected");
     assert_eq!(homeserver, w.eng.client_url());
     assert_eq!(page.headers.get("cache-control").unwrap(), "no-store");
+    // The page is shown at an address without the token, so no history entry
+    // holds it; and only once.
+    assert_eq!(page.url.path(), "/_sso_bridge/confirm", "{}", page.url);
+    assert!(
+        !page.url.as_str().contains(&token) && query_values(&page.url, "loginToken").is_empty(),
+        "the confirmation page's own address carries no token: {}",
+        page.url
+    );
+    let again = browser.get(page.url.as_str()).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(
+        !again.body.contains(&token),
+        "a second look finds nothing: {}",
+        again.body
+    );
 }
 
 #[tokio::test]
@@ -1080,4 +1095,32 @@ async fn after_a_refusal_start_again_leads_to_a_login_at_the_right_department() 
         continue_login(&browser, again.as_str(), &person("alice", "eng")).await;
     assert_eq!(user, "@alice:eng.test");
     assert_eq!(homeserver, w.eng.client_url());
+}
+
+#[tokio::test]
+async fn the_confirmation_page_leaves_the_login_token_in_no_history_entry_in_chromium() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let result = browser_script("confirm.mjs", &[("USERNAME", "alice")]).await;
+    let continue_to = Url::parse(result["continue_to"].as_str().unwrap()).unwrap();
+    let (token, _) = token_and_homeserver(&continue_to);
+    let history: Vec<&str> = result["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    assert!(
+        history
+            .iter()
+            .any(|u| u.contains("/_sso_bridge/confirm?flow=")),
+        "the confirmation page is a history entry: {result}"
+    );
+    for entry in &history {
+        assert!(
+            !entry.contains(&token) && !entry.contains("loginToken"),
+            "the loginToken stays in the history: {entry}"
+        );
+    }
+    assert!(!result["url"].as_str().unwrap().contains("loginToken"));
 }
