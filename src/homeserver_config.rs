@@ -1,6 +1,6 @@
 //! The Synapse configuration a department needs to use the bridge as its login.
 
-use crate::config::{Config, Department};
+use crate::config::{Config, Department, TokenLoginMode};
 
 /// YAML for `homeserver.yaml`: the bridge as an OIDC provider, and the bridge's
 /// completion URL whitelisted so Synapse shows no confirmation page of its own.
@@ -43,5 +43,31 @@ pub fn synapse_yaml(config: &Config, department: &Department) -> String {
         "  client_whitelist: [{}]\n",
         q(config.public_base_url.as_str())
     ));
+    match config.token_login {
+        TokenLoginMode::Proxy => {
+            out.push_str(
+                "# Clients that send their loginToken to the bridge (MSC1730) are forwarded\n",
+            );
+            out.push_str(
+                "# here with their address in X-Forwarded-For. On the listener the bridge\n",
+            );
+            out.push_str(
+                "# reaches, set `x_forwarded: true` (under `listeners:`), or every such login\n",
+            );
+            out.push_str(
+                "# counts against the bridge's one address: the 6th in a minute gets 429.\n",
+            );
+        }
+        TokenLoginMode::Redirect => {
+            out.push_str(
+                "# The bridge sends clients that bring their loginToken to it here with a\n",
+            );
+            out.push_str(
+                "# 307: the login answer must name this homeserver for them (well_known;\n",
+            );
+            out.push_str("# Synapse needs `public_baseurl` set for it).\n");
+            out.push_str("serve_client_wellknown: true\n");
+        }
+    }
     out
 }

@@ -119,6 +119,26 @@ fn homeserver_config_prints_what_synapse_needs() {
         !yaml.contains("skip_verification"),
         "only for plain-HTTP test setups"
     );
+    assert!(
+        yaml.contains("x_forwarded: true") && !yaml.contains("\nserve_client_wellknown"),
+        "proxy mode: the listener hint, no well-known setting\n{yaml}"
+    );
+    let redirect = write(
+        &dir,
+        &GOOD.replacen("\n[", "\ntoken_login = \"redirect\"\n[", 1),
+    );
+    let out = bridge()
+        .args(["homeserver-config", "--config"])
+        .arg(&redirect)
+        .arg("eng")
+        .output()
+        .unwrap();
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{yaml}");
+    assert!(
+        yaml.contains("\nserve_client_wellknown: true\n"),
+        "redirect mode: the department's login answers carry well_known\n{yaml}"
+    );
     let out = bridge()
         .args(["homeserver-config", "--config"])
         .arg(&config)
