@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod flow;
 pub mod homeserver;
 pub mod homeserver_config;
+pub mod homeserver_versions;
 pub mod http;
 pub mod identity;
 pub mod introspection;

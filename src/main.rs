@@ -224,6 +224,7 @@ fn main() -> ExitCode {
                     Services::start(config, Arc::new(SystemClock), Random::from_os()).await?;
                 services.upstreams.warm_up().await;
                 tokio::spawn(purge_expired(services.clone()));
+                tokio::spawn(follow_department_versions(services.clone()));
                 sso_bridge::http::serve(services).await?;
                 Ok(())
             })
@@ -245,6 +246,17 @@ fn run(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCod
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What the departments' homeservers support, for the central `/versions`: asked
+/// at start (without holding it up), then every minute; every 5 s while one of
+/// them has not answered (a homeserver may start after the bridge).
+async fn follow_department_versions(services: Arc<Services>) {
+    loop {
+        let all_answered = services.refresh_department_versions().await;
+        let wait = if all_answered { 60 } else { 5 };
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     }
 }
 

@@ -35,9 +35,30 @@ pub struct Services {
     pub address_limits: RateLimiter,
     /// Whether the departments' homeservers answer, checked before sending users there.
     pub homeserver_health: HomeserverHealth,
+    /// What every department's homeserver supports, for the central `/versions`.
+    pub department_versions: crate::homeserver_versions::DepartmentVersions,
 }
 
 impl Services {
+    /// Asks the departments' homeservers what they support (for `/versions`);
+    /// says whether every one answered.
+    pub async fn refresh_department_versions(&self) -> bool {
+        let homeservers: Vec<&url::Url> = self
+            .config
+            .departments
+            .iter()
+            .map(|d| &d.homeserver.base_url)
+            .collect();
+        let silent = self
+            .department_versions
+            .refresh(&self.http, &homeservers)
+            .await;
+        for homeserver in &silent {
+            tracing::warn!(%homeserver, "no /versions answer; its last answer is kept");
+        }
+        silent.is_empty()
+    }
+
     /// Connects and migrates the database, loads or creates the signing key.
     pub async fn start(
         config: Config,
@@ -78,6 +99,7 @@ impl Services {
             introspector,
             address_limits: RateLimiter::new(config_max_tracked),
             homeserver_health: HomeserverHealth::new(),
+            department_versions: Default::default(),
         }))
     }
 

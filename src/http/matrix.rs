@@ -11,11 +11,9 @@ use super::{cookies, picker, respond};
 use crate::flow::{self, StartRequest};
 use crate::services::Services;
 
-pub async fn versions() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "versions": ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"],
-        "unstable_features": { "org.matrix.msc1731": true, "org.matrix.msc1730": true },
-    }))
+/// What every department shares, and the bridge's own flags (`homeserver_versions`).
+pub async fn versions(services: web::Data<Services>) -> HttpResponse {
+    HttpResponse::Ok().json(&*services.department_versions.central())
 }
 
 pub async fn well_known(services: web::Data<Services>) -> HttpResponse {

@@ -1124,3 +1124,69 @@ async fn the_confirmation_page_leaves_the_login_token_in_no_history_entry_in_chr
     }
     assert!(!result["url"].as_str().unwrap().contains("loginToken"));
 }
+
+async fn versions_of(base: &str) -> serde_json::Value {
+    reqwest::get(format!(
+        "{}/_matrix/client/versions",
+        base.trim_end_matches('/')
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_central_versions_carry_what_every_department_shares() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    // What the three real Synapses share.
+    let mut departments = Vec::new();
+    for hs in [&w.eng, &w.hist, &w.phys] {
+        departments.push(versions_of(&hs.url).await);
+    }
+    let on = |answer: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        answer["unstable_features"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.as_bool() == Some(true))
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    let shared_features = departments
+        .iter()
+        .map(on)
+        .reduce(|a, b| a.intersection(&b).cloned().collect())
+        .unwrap();
+    assert!(
+        !shared_features.is_empty(),
+        "the test Synapses advertise unstable features"
+    );
+    let shared_versions = departments[0]["versions"].clone();
+    // The bridge asks at start and every minute; give its first round a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let central = loop {
+        let central = versions_of(&w.bridge_url).await;
+        if shared_features.iter().all(|f| on(&central).contains(f))
+            || std::time::Instant::now() > deadline
+        {
+            break central;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let central_features = on(&central);
+    for feature in &shared_features {
+        assert!(
+            central_features.contains(feature),
+            "{feature} is shared by every department: {central}"
+        );
+    }
+    assert!(central_features.contains("org.matrix.msc1731"));
+    assert!(central_features.contains("org.matrix.msc1730"));
+    assert_eq!(
+        central["versions"], shared_versions,
+        "the spec versions every department speaks"
+    );
+}
