@@ -18,6 +18,8 @@ use sso_bridge::upstream::{UpstreamError, back_channel_client};
 struct Idp {
     issuer: String,
     discovery_issuer: Mutex<String>,
+    /// Whether discovery says `authorization_response_iss_parameter_supported`.
+    iss_supported: bool,
     key: RsaPrivateKey,
     token_answer: Mutex<TokenAnswer>,
     /// What the redirect target would answer: a perfectly good token response.
@@ -56,6 +58,7 @@ async fn discovery(idp: web::Data<Idp>) -> HttpResponse {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
+        "authorization_response_iss_parameter_supported": idp.iss_supported,
     }))
 }
 
@@ -94,6 +97,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(false).await
+}
+
+async fn setup_with(iss_supported: bool) -> Setup {
     let mut rng = rand::thread_rng();
     let key = RsaPrivateKey::new(&mut rng, 2048).unwrap();
     let other_key = RsaPrivateKey::new(&mut rng, 2048).unwrap();
@@ -101,6 +108,7 @@ async fn setup() -> Setup {
     let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let idp = web::Data::new(Idp {
         discovery_issuer: Mutex::new(issuer.clone()),
+        iss_supported,
         issuer: issuer.clone(),
         key,
         token_answer: Mutex::new(TokenAnswer::Error),
@@ -261,4 +269,41 @@ async fn a_discovery_document_naming_another_issuer_is_refused() {
         Err(UpstreamError::Discovery(_)) => {}
         other => panic!("expected a discovery error, got {:?}", other.map(|_| ())),
     }
+}
+
+#[actix_web::test]
+async fn the_authorization_responses_issuer_is_checked_and_required_when_the_idp_promises_it() {
+    let quiet = setup_with(false).await;
+    let issuer = quiet.idp.issuer.clone();
+    quiet
+        .client
+        .check_response_issuer(None)
+        .await
+        .expect("not promised");
+    quiet
+        .client
+        .check_response_issuer(Some(&issuer))
+        .await
+        .expect("its own issuer");
+    assert!(matches!(
+        quiet
+            .client
+            .check_response_issuer(Some("https://evil.example"))
+            .await,
+        Err(UpstreamError::Invalid(_))
+    ));
+    let promising = setup_with(true).await;
+    let issuer = promising.idp.issuer.clone();
+    assert!(
+        matches!(
+            promising.client.check_response_issuer(None).await,
+            Err(UpstreamError::Invalid(_))
+        ),
+        "RFC 9207: promised in discovery, so required"
+    );
+    promising
+        .client
+        .check_response_issuer(Some(&issuer))
+        .await
+        .expect("its own issuer");
 }

@@ -15,7 +15,7 @@ use crate::services::Services;
 use crate::store::FlowRow;
 use crate::upstream::oidc::UpstreamRequestSecrets;
 use crate::upstream::saml::{self, Prechecked, SamlError, VerifiedAssertion};
-use crate::upstream::{UpstreamClient, UpstreamError};
+use crate::upstream::UpstreamClient;
 
 /// Binds a fresh upstream request to the flow and returns the IdP's login URL.
 /// The flow is found again by the hash of the OIDC `state` or of the SAML request ID.
@@ -303,13 +303,7 @@ async fn redeem_oidc(
                 .unwrap_or_default()
         )));
     }
-    if let Some(iss) = params.iss
-        && iss != client.issuer()
-    {
-        return Err(FlowError::Upstream(UpstreamError::Invalid(
-            "the authorization response names another issuer (mix-up)".into(),
-        )));
-    }
+    client.check_response_issuer(params.iss).await?;
     let code = params.code.filter(|c| !c.is_empty()).ok_or_else(|| {
         FlowError::UpstreamDenied("the identity provider returned no code".into())
     })?;

@@ -5,7 +5,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope,
@@ -20,11 +24,39 @@ use crate::identity::{Claims, UpstreamIdentity};
 /// Discovery documents and keys are re-read after this long, or after a failed check.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 
+/// What the bridge reads of an IdP's discovery document beyond OpenID Connect's
+/// core fields.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct MoreProviderMetadata {
+    /// RFC 9207: every authorization response carries `iss`; one without it is
+    /// then refused (it may come from another IdP: a mix-up).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl openidconnect::AdditionalProviderMetadata for MoreProviderMetadata {}
+
+/// An IdP's discovery document, as the bridge reads it.
+pub type ProviderMetadata = openidconnect::ProviderMetadata<
+    MoreProviderMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 pub struct OidcClient {
     config: OidcUpstream,
     redirect_url: Url,
     http: reqwest::Client,
-    metadata: RwLock<Option<(CoreProviderMetadata, Instant)>>,
+    metadata: RwLock<Option<(ProviderMetadata, Instant)>>,
 }
 
 /// What the flow keeps secret per request; derived, never stored in clear.
@@ -58,7 +90,7 @@ impl OidcClient {
 
     /// The cached discovery document (with its JWKS), fetched when missing or stale.
     /// Discovery itself checks that the document's issuer is the configured one.
-    pub async fn metadata(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+    pub async fn metadata(&self) -> Result<ProviderMetadata, UpstreamError> {
         if let Some((metadata, fetched)) = self.metadata.read().await.as_ref()
             && fetched.elapsed() < METADATA_TTL
         {
@@ -66,7 +98,7 @@ impl OidcClient {
         }
         let issuer = IssuerUrl::new(self.config.issuer.clone())
             .map_err(|e| UpstreamError::Discovery(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = ProviderMetadata::discover_async(issuer, &self.http)
             .await
             .map_err(|e| match e {
                 openidconnect::DiscoveryError::Request(e) => {
@@ -106,6 +138,30 @@ impl OidcClient {
             )),
         )
         .set_redirect_uri(redirect))
+    }
+
+    /// RFC 9207: the `iss` of an authorization response must be this IdP's; and
+    /// an IdP whose discovery says it always sends `iss` must have sent it (a
+    /// response without it may come from another IdP: a mix-up attack).
+    pub async fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), UpstreamError> {
+        match iss {
+            Some(iss) if iss != self.issuer() => Err(UpstreamError::Invalid(
+                "the authorization response names another issuer (mix-up)".into(),
+            )),
+            Some(_) => Ok(()),
+            None if self
+                .metadata()
+                .await?
+                .additional_metadata()
+                .authorization_response_iss_parameter_supported =>
+            {
+                Err(UpstreamError::Invalid(
+                    "the authorization response has no iss, which this IdP always sends (mix-up)"
+                        .into(),
+                ))
+            }
+            None => Ok(()),
+        }
     }
 
     /// The URL that sends the browser to the IdP.
