@@ -13,9 +13,9 @@ use crate::provider::authorize::AuthorizeRequest;
 use crate::request_context::note_department;
 use crate::services::Services;
 use crate::store::FlowRow;
+use crate::upstream::UpstreamClient;
 use crate::upstream::oidc::UpstreamRequestSecrets;
 use crate::upstream::saml::{self, Prechecked, SamlError, VerifiedAssertion};
-use crate::upstream::UpstreamClient;
 
 /// Binds a fresh upstream request to the flow and returns the IdP's login URL.
 /// The flow is found again by the hash of the OIDC `state` or of the SAML request ID.

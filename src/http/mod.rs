@@ -225,11 +225,19 @@ pub fn app(
         }))
 }
 
+/// How long an idle connection stays open. Longer than the pools of the clients
+/// that reuse connections to the back-channel endpoints (Synapse keeps idle
+/// connections to `/token` for 120 s and does not retry a POST): a server that
+/// closes first can close one just as the client sends on it. actix-web's
+/// default is 5 s.
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Runs the server until SIGINT/SIGTERM; requests in flight are finished first.
 pub async fn serve(services: Arc<Services>) -> std::io::Result<()> {
     let listen = services.config.listen;
     let data = web::Data::from(services.clone());
     let server = HttpServer::new(move || app(data.clone()))
+        .keep_alive(KEEP_ALIVE)
         .shutdown_timeout(10)
         .bind(listen)?;
     tracing::info!(%listen, public_base_url = %services.config.public_base_url, "sso-bridge listening");

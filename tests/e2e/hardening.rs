@@ -682,3 +682,69 @@ async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_
     crate::support::spawn::stop(&mut idp);
     crate::support::spawn::stop(&mut process);
 }
+
+/// One HTTP/1.1 exchange on an open connection: the request's bytes out, the
+/// answer's status line back (headers and a Content-Length body read in full).
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let read = async {
+        loop {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if answer.len() >= end + 4 + length {
+                    return text.lines().next().map(str::to_owned);
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test]
+async fn a_pooled_connection_to_token_still_works_after_ten_idle_seconds() {
+    // Synapse keeps its connection to /token in a pool (120 s) and does not
+    // retry a POST: the bridge must not close an idle connection first.
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let address = url::Url::parse(&w.bridge_url).unwrap();
+    let mut stream =
+        tokio::net::TcpStream::connect((address.host_str().unwrap(), address.port().unwrap()))
+            .await
+            .unwrap();
+    let body = "grant_type=authorization_code&code=x&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&code_verifier=y";
+    let request = format!(
+        "POST /_sso_bridge/op/token HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic ZW5nOndyb25n\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        address.authority(),
+        body.len()
+    );
+    let first = exchange(&mut stream, &request).await;
+    assert_eq!(first.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
+    // The idle time is what is tested here.
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    let second = exchange(&mut stream, &request).await;
+    assert_eq!(
+        second.as_deref(),
+        Some("HTTP/1.1 401 Unauthorized"),
+        "the same connection, reused after 10 s idle, still answers"
+    );
+}
