@@ -4,6 +4,7 @@
 use super::{BrowserSecret, ClientRedirect, FlowError, Next, state};
 use crate::crypto::hash_secret;
 use crate::services::Services;
+use crate::store::FlowRow;
 
 /// Synapse tokens are `syl_` plus about 40 characters; anything far longer is not a token.
 const MAX_LOGIN_TOKEN_LEN: usize = 512;
@@ -15,15 +16,7 @@ pub async fn complete(
     login_token: Option<&str>,
 ) -> Result<Next, FlowError> {
     let now = services.now();
-    let flow = services
-        .store
-        .flow(flow_id, now)
-        .await?
-        .ok_or(FlowError::Expired)?;
-    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
-    if flow.browser_hash != browser.hash() {
-        return Err(FlowError::WrongBrowser);
-    }
+    let (flow, browser) = own_flow(services, browser, flow_id, now).await?;
     let login_token = login_token
         .filter(|t| !t.is_empty() && t.len() <= MAX_LOGIN_TOKEN_LEN)
         .ok_or(FlowError::BadLoginToken)?;
@@ -91,15 +84,7 @@ pub async fn confirm(
     flow_id: &str,
 ) -> Result<Next, FlowError> {
     let now = services.now();
-    let flow = services
-        .store
-        .flow(flow_id, now)
-        .await?
-        .ok_or(FlowError::Expired)?;
-    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
-    if flow.browser_hash != browser.hash() {
-        return Err(FlowError::WrongBrowser);
-    }
+    let (flow, browser) = own_flow(services, browser, flow_id, now).await?;
     if flow.state != state::COMPLETED {
         return Err(FlowError::OutOfOrder);
     }
@@ -117,4 +102,23 @@ pub async fn confirm(
         .ok_or(FlowError::Expired)?;
     let host = ClientRedirect::parse(url.as_str())?.display_host();
     Ok(Next::Confirm { url, host })
+}
+
+/// The live flow `flow_id`, if it belongs to this browser.
+async fn own_flow<'b>(
+    services: &Services,
+    browser: Option<&'b BrowserSecret>,
+    flow_id: &str,
+    now: i64,
+) -> Result<(FlowRow, &'b BrowserSecret), FlowError> {
+    let flow = services
+        .store
+        .flow(flow_id, now)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
+    if flow.browser_hash != browser.hash() {
+        return Err(FlowError::WrongBrowser);
+    }
+    Ok((flow, browser))
 }
