@@ -39,12 +39,10 @@ use crate::config::SamlUpstream;
 use crate::identity::UpstreamIdentity;
 pub use error::SamlError;
 use error::{rejection, shown, unparsable};
-pub use limits::{LIMITS, Limit, ShapeLimits};
 use mapping::MappingRules;
 use metadata::{Loaded, build, fetch_metadata};
-pub use precheck::{Envelope, Prechecked};
+pub use precheck::Prechecked;
 use verify::Check;
-pub use xmldsig::{SignatureSite, process_is_confined};
 
 const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";

@@ -335,7 +335,8 @@ fn initialise_xmlsec_through_samael(certificate_der: &[u8]) {
     let _expected_failure = Crypto::verify_signed_xml("<x/>", &certificate, None);
 }
 
-/// Whether the process-wide lock is in place (for the tests).
+/// Whether the process-wide lock is in place.
+#[cfg(test)]
 pub fn process_is_confined() -> bool {
     matches!(CONFINED.get(), Some(Ok(())))
 }
