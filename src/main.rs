@@ -224,6 +224,7 @@ fn main() -> ExitCode {
                     Services::start(config, Arc::new(SystemClock), Random::from_os()).await?;
                 services.upstreams.warm_up().await;
                 tokio::spawn(purge_expired(services.clone()));
+                tokio::spawn(follow_saml_metadata(services.clone()));
                 tokio::spawn(follow_department_versions(services.clone()));
                 sso_bridge::http::serve(services).await?;
                 Ok(())
@@ -260,22 +261,30 @@ async fn follow_department_versions(services: Arc<Services>) {
     }
 }
 
-/// Every minute: expired flows, codes, routes and replay-cache entries are
-/// deleted, and SAML metadata that is due is refreshed (a failure keeps the last good copy).
-async fn purge_expired(services: Arc<Services>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+/// SAML metadata that is due is refreshed (a failure keeps the last good
+/// copy); metadata that did not load at start is tried again every few seconds.
+async fn follow_saml_metadata(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
         tick.tick().await;
         for (upstream, result) in services.upstreams.refresh_saml_metadata().await {
             match result {
-                Ok(true) => tracing::info!(%upstream, "SAML IdP metadata refreshed"),
+                Ok(true) => tracing::info!(%upstream, "SAML IdP metadata loaded"),
                 Ok(false) => {}
                 Err(error) => {
                     services.metrics.metadata_refresh_failed(&upstream);
-                    tracing::warn!(%upstream, %error, "SAML IdP metadata refresh failed; keeping the last good copy");
+                    tracing::warn!(%upstream, %error, "SAML IdP metadata refresh failed; keeping the last good copy, if any");
                 }
             }
         }
+    }
+}
+
+/// Every minute: expired flows, codes, routes and replay-cache entries are deleted.
+async fn purge_expired(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
         match services.store.purge_expired(services.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "purged expired rows"),

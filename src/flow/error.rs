@@ -44,6 +44,14 @@ pub enum FlowError {
         /// Where "Try again" goes: this flow, resumed.
         resume: String,
     },
+    /// The department's IdP cannot take logins yet (its SAML metadata has not
+    /// loaded); the flow is kept.
+    #[error("the identity provider of {department} is unavailable")]
+    IdpUnavailable {
+        department: String,
+        /// Where "Try again" goes: this flow, resumed.
+        resume: String,
+    },
     #[error("the homeserver returned no usable login token")]
     BadLoginToken,
     #[error("SAML response refused: {0}")]
@@ -78,6 +86,7 @@ impl FlowError {
             Self::Store(_) => "database",
             Self::BadLoginToken => "bad_login_token",
             Self::HomeserverUnavailable { .. } => "homeserver_unavailable",
+            Self::IdpUnavailable { .. } => "upstream_unavailable",
             Self::Saml(e) => e.reason(),
             Self::Ended { cause, .. } => cause.reason(),
         }

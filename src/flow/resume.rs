@@ -49,16 +49,35 @@ pub(super) async fn ensure_homeserver_up(
             &department.homeserver.base_url,
         )
         .await
-        .map_err(|error| {
-            let mut resume = services.config.url("_sso_bridge/resume");
-            resume
-                .query_pairs_mut()
-                .append_pair("flow", flow_id)
-                .append_pair("department", &department.id);
-            FlowError::HomeserverUnavailable {
-                department: department.name.clone(),
-                detail: error.to_string(),
-                resume: resume.to_string(),
-            }
+        .map_err(|error| FlowError::HomeserverUnavailable {
+            department: department.name.clone(),
+            detail: error.to_string(),
+            resume: resume_url(services, flow_id, department),
         })
+}
+
+/// Before the flow is bound to the department's IdP: an IdP that cannot take
+/// logins yet (SAML metadata not loaded) is said so, and the flow kept.
+pub(super) async fn ensure_idp_up(
+    services: &Services,
+    department: &Department,
+    flow_id: &str,
+) -> Result<(), FlowError> {
+    match services.upstreams.saml(&department.upstream) {
+        Some(idp) if !idp.is_available().await => Err(FlowError::IdpUnavailable {
+            department: department.name.clone(),
+            resume: resume_url(services, flow_id, department),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// "Try again": this flow, on to this department.
+fn resume_url(services: &Services, flow_id: &str, department: &Department) -> String {
+    let mut resume = services.config.url("_sso_bridge/resume");
+    resume
+        .query_pairs_mut()
+        .append_pair("flow", flow_id)
+        .append_pair("department", &department.id);
+    resume.to_string()
 }

@@ -1,7 +1,7 @@
 //! Starting a login from a Matrix client, and choosing the department.
 
 use super::pending::PendingFlow;
-use super::resume::ensure_homeserver_up;
+use super::resume::{ensure_homeserver_up, ensure_idp_up};
 use super::{BrowserSecret, ClientRedirect, FlowError, Next, origin, state, upstream};
 use crate::config::Department;
 use crate::services::Services;
@@ -109,6 +109,7 @@ pub(super) async fn go_upstream(
     login_hint: Option<&str>,
 ) -> Result<Next, FlowError> {
     ensure_homeserver_up(services, department, flow_id).await?;
+    ensure_idp_up(services, department, flow_id).await?;
     Ok(Next::Redirect(
         upstream::begin(services, browser, flow_id, department, login_hint).await?,
     ))

@@ -263,7 +263,7 @@ async fn finish(
     match result {
         Ok(identity_id) => after_authentication(services, browser, flow, &identity_id).await,
         // Not judged, only not yet: the flow stays, so the same POST may come again.
-        Err(e @ FlowError::Saml(SamlError::Busy)) => Err(e),
+        Err(e @ FlowError::Saml(SamlError::Busy | SamlError::NoMetadata)) => Err(e),
         Err(e) => {
             services
                 .store

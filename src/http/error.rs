@@ -119,7 +119,8 @@ impl HttpError {
         match &error {
             FlowError::Store(_)
             | FlowError::Provider(ProviderError::Store(_))
-            | FlowError::HomeserverUnavailable { .. } => {
+            | FlowError::HomeserverUnavailable { .. }
+            | FlowError::IdpUnavailable { .. } => {
                 tracing::error!(reason, error = %error, "login failed")
             }
             _ => tracing::warn!(reason, error = %error, "login failed"),
@@ -145,6 +146,31 @@ impl HttpError {
                     start_again: false,
                 };
             }
+            FlowError::IdpUnavailable { department, resume } => {
+                return Self::Page {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    title: l.pick(
+                        &format!("The university login for {department} is not available yet"),
+                        &format!("La connexion de l’université pour {department} n’est pas encore disponible"),
+                    ),
+                    message: l.pick(
+                        "The bridge cannot reach this department's login service at the moment. Your login is kept: wait a minute, then choose “Try again” to go on from here. Other departments are not affected.",
+                        "La passerelle ne joint pas le service de connexion de ce département pour le moment. Votre connexion est conservée : attendez une minute, puis choisissez « Réessayer » pour continuer d’ici. Les autres départements ne sont pas concernés.",
+                    ),
+                    retry: false,
+                    try_again: Some(resume),
+                    start_again: false,
+                };
+            }
+            FlowError::Saml(SamlError::NoMetadata) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                l.pick("The university login cannot be checked yet", "La connexion de l’université ne peut pas encore être vérifiée"),
+                l.pick(
+                    "The bridge has not yet been able to load what it needs to check this login. Your login is kept: wait a minute, then reload this page.",
+                    "La passerelle n’a pas encore pu charger ce qu’il lui faut pour vérifier cette connexion. Votre connexion est conservée : attendez une minute, puis rechargez cette page.",
+                ),
+                false,
+            ),
             FlowError::UnknownDepartment(id) => (
                 StatusCode::NOT_FOUND,
                 l.pick("Unknown department", "Département inconnu"),

@@ -748,3 +748,112 @@ async fn a_pooled_connection_to_token_still_works_after_ten_idle_seconds() {
         "the same connection, reused after 10 s idle, still answers"
     );
 }
+
+/// Serves `body` as XML to every request on `listener` until dropped.
+fn serve_file(listener: tokio::net::TcpListener, body: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/samlmetadata+xml\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body.as_bytes()).await;
+            });
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_saml_idp_whose_metadata_is_down_at_start_stops_only_its_departments_until_it_loads() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let metadata_port = crate::support::spawn::free_port();
+    let metadata_url = format!("http://127.0.0.1:{metadata_port}/idp-metadata.xml");
+    let metadata_file = w.dir.join("saml-idp/idp-metadata.xml");
+    // The bridge starts although the metadata URL answers nothing.
+    let (bridge, mut process) = w
+        .start_extra_bridge(|c| {
+            c.replace(
+                &format!("metadata_file = \"{}\"", metadata_file.display()),
+                &format!("metadata_url = \"{metadata_url}\""),
+            )
+        })
+        .await;
+    let client = no_redirects();
+
+    // The OIDC department is not affected: on to its IdP.
+    let eng = client
+        .get(start_on(w, &bridge, Some("eng")))
+        .send()
+        .await
+        .unwrap();
+    assert!(eng.status().is_redirection(), "{}", eng.status());
+    assert!(
+        eng.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&w.idp_url)
+    );
+
+    // The SAML department: a clear page, the login kept, a way to go on.
+    let browser = Browser::new();
+    let page = browser.get(&start_on(w, &bridge, Some("phys"))).await;
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.title(),
+        "The university login for Department of Physics is not available yet"
+    );
+    assert!(page.body.contains("Other departments are not affected"));
+    let again = try_again_link(&page);
+    let again = reqwest::Url::parse(&bridge).unwrap().join(&again).unwrap();
+    let refused = browser.get(again.as_str()).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "still down"
+    );
+
+    // The metadata comes up: within seconds, "Try again" goes on to the IdP.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", metadata_port))
+        .await
+        .unwrap();
+    let server = serve_file(listener, std::fs::read_to_string(&metadata_file).unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let location = loop {
+        let page = browser.get(again.as_str()).await;
+        if let Some(location) = page.location {
+            break location.to_string();
+        }
+        assert_eq!(
+            page.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            page.body
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the metadata was not tried again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert!(location.contains("SAMLRequest="), "{location}");
+    let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
+    assert!(
+        log.contains("SAML IdP metadata unavailable at start"),
+        "no log line for the operator"
+    );
+    server.abort();
+    crate::support::spawn::stop(&mut process);
+}

@@ -838,7 +838,7 @@ async fn the_bridge_login_endpoint_refuses_what_it_cannot_do_with_matrix_errors(
 }
 
 /// Runs a browser script from tests/peers/browser in headless Chromium; returns its JSON.
-async fn browser_script(script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+pub(crate) async fn browser_script(script: &str, env: &[(&str, &str)]) -> serde_json::Value {
     let w = world();
     let mut command = tokio::process::Command::new("node");
     command

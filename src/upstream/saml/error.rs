@@ -24,6 +24,8 @@ pub enum SamlError {
     Profile(String),
     #[error("too many SAML responses are being verified; try again shortly")]
     Busy,
+    #[error("the IdP's metadata has not loaded yet; try again shortly")]
+    NoMetadata,
     #[error("the response answers no request of ours (unsolicited)")]
     Unsolicited,
     #[error(
@@ -53,6 +55,7 @@ impl SamlError {
             Self::Limit { what, .. } => what.reason(),
             Self::Profile(_) => "saml_signature_profile",
             Self::Busy => "saml_busy",
+            Self::NoMetadata => "saml_metadata_unavailable",
             Self::Unsolicited => "saml_unsolicited",
             Self::Signature => "saml_signature",
             Self::Rejected { reason, .. } => reason,

@@ -23,7 +23,7 @@ mod verify;
 mod xmldsig;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -35,7 +35,7 @@ use tokio::sync::RwLock;
 use url::Url;
 
 use super::UpstreamError;
-use crate::config::SamlUpstream;
+use crate::config::{MetadataSource, SamlUpstream};
 use crate::identity::UpstreamIdentity;
 pub use error::SamlError;
 use error::{rejection, shown, unparsable};
@@ -65,11 +65,33 @@ pub struct SamlIdp {
     key: PKey<Private>,
     certificate: CertificateDer,
     http: reqwest::Client,
-    loaded: RwLock<Arc<Loaded>>,
+    /// The metadata in use; `None` while an IdP whose metadata URL did not
+    /// answer at start has not answered since (its departments are refused
+    /// with a clear page, every other department works).
+    loaded: RwLock<Option<Arc<Loaded>>>,
+    /// When the metadata was last tried while missing, and how often in a row.
+    retry: std::sync::Mutex<Retry>,
+}
+
+/// Retries of missing metadata: 5 s after the first failure, doubling up to a minute.
+struct Retry {
+    last_try: Instant,
+    failures: u32,
+}
+
+impl Retry {
+    fn due(&self) -> bool {
+        let doublings = self.failures.saturating_sub(1).min(4);
+        let wait = (5u64 << doublings).min(60);
+        self.last_try.elapsed() >= Duration::from_secs(wait)
+    }
 }
 
 impl SamlIdp {
-    /// Reads the IdP's metadata and refuses an IdP without a signing certificate.
+    /// Reads the IdP's metadata and refuses an IdP without a signing
+    /// certificate. Metadata from a file must be good now (it is the operator's
+    /// to fix); metadata from a URL that fails is logged and tried again, so
+    /// one IdP being down at start does not stop the other departments.
     pub async fn load(
         config: SamlUpstream,
         acs_url: Url,
@@ -91,11 +113,22 @@ impl SamlIdp {
                     config.id
                 )
             })?;
-        let xml = fetch_metadata(&config.metadata, &http)
+        let loaded = match fetch_metadata(&config.metadata, &http)
             .await
-            .map_err(|e| anyhow::anyhow!("upstream {}: {e}", config.id))?;
-        let loaded = build(&config, &acs_url, &metadata_url, &key, &certificate, &xml)
-            .map_err(|e| anyhow::anyhow!("upstream {}: {e}", config.id))?;
+            .and_then(|xml| build(&config, &acs_url, &metadata_url, &key, &certificate, &xml))
+        {
+            Ok(loaded) => Some(Arc::new(loaded)),
+            Err(error) if matches!(config.metadata, MetadataSource::Url(_)) => {
+                tracing::error!(
+                    upstream = %config.id,
+                    %error,
+                    "SAML IdP metadata unavailable at start; its departments are refused until it loads (retried every few seconds)"
+                );
+                None
+            }
+            Err(error) => return Err(anyhow::anyhow!("upstream {}: {error}", config.id)),
+        };
+        let failures = u32::from(loaded.is_none());
         Ok(Self {
             config,
             acs_url,
@@ -103,8 +136,21 @@ impl SamlIdp {
             key,
             certificate: certificate.into(),
             http,
-            loaded: RwLock::new(Arc::new(loaded)),
+            loaded: RwLock::new(loaded),
+            retry: std::sync::Mutex::new(Retry {
+                last_try: Instant::now(),
+                failures,
+            }),
         })
+    }
+
+    /// Whether the metadata is loaded, so logins can be sent to this IdP.
+    pub async fn is_available(&self) -> bool {
+        self.loaded.read().await.is_some()
+    }
+
+    async fn current(&self) -> Option<Arc<Loaded>> {
+        self.loaded.read().await.clone()
     }
 
     pub fn id(&self) -> &str {
@@ -124,15 +170,30 @@ impl SamlIdp {
         self.config.unsolicited_redirect_url.as_ref()
     }
 
-    /// Re-reads the metadata when it is older than the configured interval; a
-    /// failed refresh keeps the last good copy (the caller logs and counts it).
+    /// Re-reads the metadata when it is older than the configured interval, or
+    /// when it is missing and the next retry is due; a failed refresh keeps the
+    /// last good copy (the caller logs and counts it).
     pub async fn refresh_if_due(&self) -> Result<bool, String> {
-        let due = self.loaded.read().await.fetched.elapsed()
-            >= Duration::from_secs(self.config.metadata_refresh_seconds);
+        let due = match self.current().await {
+            Some(loaded) => {
+                loaded.fetched.elapsed()
+                    >= Duration::from_secs(self.config.metadata_refresh_seconds)
+            }
+            None => self.retry.lock().is_ok_and(|retry| retry.due()),
+        };
         if !due {
             return Ok(false);
         }
-        self.refresh_now().await.map(|()| true)
+        let result = self.refresh_now().await;
+        if let Ok(mut retry) = self.retry.lock() {
+            retry.last_try = Instant::now();
+            retry.failures = if result.is_ok() {
+                0
+            } else {
+                retry.failures.saturating_add(1)
+            };
+        }
+        result.map(|()| true)
     }
 
     /// Re-reads the metadata now; on failure the last good copy stays in use.
@@ -147,7 +208,7 @@ impl SamlIdp {
             &der,
             &xml,
         )?;
-        *self.loaded.write().await = Arc::new(loaded);
+        *self.loaded.write().await = Some(Arc::new(loaded));
         Ok(())
     }
 
@@ -180,7 +241,9 @@ impl SamlIdp {
         request_id: &str,
         relay_state: &str,
     ) -> Result<Url, UpstreamError> {
-        let loaded = self.loaded.read().await.clone();
+        let loaded = self.current().await.ok_or_else(|| {
+            UpstreamError::Unavailable("the IdP's metadata has not loaded yet".into())
+        })?;
         let mut request = loaded
             .sp
             .make_authentication_request(&loaded.sso_url)
@@ -207,7 +270,7 @@ impl SamlIdp {
         request_id: String,
         now: DateTime<Utc>,
     ) -> Result<VerifiedAssertion, SamlError> {
-        let check = self.check(now).await;
+        let check = self.check(now).await?;
         pool::run(move || check.run(&xml, &prechecked, Some(&request_id))).await
     }
 
@@ -222,12 +285,14 @@ impl SamlIdp {
         if self.config.unsolicited_redirect_url.is_none() {
             return Err(SamlError::Unsolicited);
         }
-        let check = self.check(now).await;
+        let check = self.check(now).await?;
         pool::run(move || check.run(&xml, &prechecked, None)).await
     }
 
-    async fn check(&self, now: DateTime<Utc>) -> Check {
-        self.check_with(self.loaded.read().await.clone(), now)
+    /// The checks with the metadata in use; none yet is `NoMetadata` (the flow is kept).
+    async fn check(&self, now: DateTime<Utc>) -> Result<Check, SamlError> {
+        let loaded = self.current().await.ok_or(SamlError::NoMetadata)?;
+        Ok(self.check_with(loaded, now))
     }
 
     fn check_with(&self, loaded: Arc<Loaded>, now: DateTime<Utc>) -> Check {
@@ -258,7 +323,12 @@ impl SamlIdp {
             .in_response_to
             .clone()
             .ok_or(SamlError::Unsolicited)?;
-        self.check_with(self.loaded.blocking_read().clone(), Utc::now())
+        let loaded = self
+            .loaded
+            .blocking_read()
+            .clone()
+            .ok_or(SamlError::NoMetadata)?;
+        self.check_with(loaded, Utc::now())
             .run(&xml, &prechecked, Some(&request_id))
     }
 }
