@@ -380,12 +380,7 @@ end
 /// Server-side time and count per route, from a bridge's latency histogram
 /// (its own `/metrics` scrapes left out).
 async fn request_times(bridge: &str) -> BTreeMap<String, (f64, f64)> {
-    let text = reqwest::get(format!("{bridge}metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = support::world::metrics_text(bridge).await;
     let mut routes: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for line in text.lines() {
         let (is_sum, rest) = if let Some(rest) = line.strip_prefix(&format!("{HISTOGRAM}_sum{{")) {

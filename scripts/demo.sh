@@ -12,6 +12,7 @@ ENG_PORT="${ENG_PORT:-8101}"
 HIST_PORT="${HIST_PORT:-8102}"
 PHYS_PORT="${PHYS_PORT:-8103}"
 SAML_PORT="${SAML_PORT:-9001}"
+METRICS_PORT="${METRICS_PORT:-9464}"
 demo="$root/.demo"
 bridge="http://127.0.0.1:$BRIDGE_PORT/"
 idp="http://127.0.0.1:$IDP_PORT"
@@ -50,6 +51,13 @@ demo = true
 [secrets]
 encryption_key = { file = "$demo/encryption.key" }
 
+[pages]
+university_name = "University of Canadialand"
+university_logo_url = "${bridge}_sso_bridge/static/demo/university.svg"
+
+[metrics]
+listen = "127.0.0.1:$METRICS_PORT"
+
 [[upstreams]]
 kind = "oidc"
 id = "university"
@@ -70,6 +78,7 @@ sp_certificate_file = "$demo/saml-sp.crt"
 id = "eng"
 logo_url = "${bridge}_sso_bridge/static/demo/eng.svg"
 name = "Faculty of Engineering"
+names = { fr = "Faculté d’ingénierie" }
 email_domains = ["eng.ac.cdl"]
 upstream = "university"
 client_secret = { file = "$demo/eng.secret" }
@@ -82,6 +91,7 @@ server_name = "eng.test"
 id = "hist"
 logo_url = "${bridge}_sso_bridge/static/demo/hist.svg"
 name = "Department of History"
+names = { fr = "Département d’histoire" }
 email_domains = ["hist.ac.cdl"]
 upstream = "university"
 client_secret = { file = "$demo/hist.secret" }
@@ -94,6 +104,7 @@ server_name = "hist.test"
 id = "phys"
 logo_url = "${bridge}_sso_bridge/static/demo/phys.svg"
 name = "Department of Physics (SAML2)"
+names = { fr = "Département de physique (SAML2)" }
 email_domains = ["phys.ac.cdl"]
 upstream = "campus"
 client_secret = { file = "$demo/phys.secret" }

@@ -32,6 +32,10 @@ pub struct ConfigFile {
     pub introspection: super::introspection::IntrospectionFile,
     #[serde(default)]
     pub rate_limits: super::rate_limits::RateLimitsFile,
+    #[serde(default)]
+    pub pages: super::pages::PagesFile,
+    #[serde(default)]
+    pub metrics: super::metrics::MetricsFile,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
@@ -178,6 +182,9 @@ fn default_scopes() -> Vec<String> {
 pub struct DepartmentFile {
     pub id: String,
     pub name: String,
+    /// The name in other languages, by language code (`{ fr = "…" }`).
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
     pub logo_url: Option<String>,
     pub icon: Option<String>,
     #[serde(default)]

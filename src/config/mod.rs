@@ -3,6 +3,8 @@
 
 mod file;
 mod introspection;
+mod metrics;
+mod pages;
 mod rate_limits;
 mod secret;
 mod validate;
@@ -15,8 +17,13 @@ use url::Url;
 use crate::identity::{ClaimTemplate, MembershipRule};
 pub use file::TokenLoginMode;
 pub use introspection::{Introspection, IntrospectionClient};
+pub use metrics::Metrics;
+pub use pages::Pages;
 pub use rate_limits::{IpNet, RateLimits, canonical_ip};
 pub use secret::{Secret, SecretSource};
+
+/// The languages of the pages (`http::i18n::Lang`), by code.
+pub const PAGE_LANGUAGES: &[&str] = &["en", "fr"];
 
 /// A small valid config for unit tests.
 #[cfg(test)]
@@ -58,6 +65,8 @@ pub struct Config {
     pub departments: Vec<Department>,
     pub introspection: Introspection,
     pub rate_limits: RateLimits,
+    pub pages: Pages,
+    pub metrics: Metrics,
 }
 
 /// How the departments' homeservers name the bridge in their `oidc_providers`.
@@ -131,7 +140,10 @@ pub struct OidcUpstream {
 #[derive(Debug, Clone)]
 pub struct Department {
     pub id: String,
+    /// The name users see, and what the Matrix API's `identity_providers` carry.
     pub name: String,
+    /// The name in other page languages, by language code.
+    pub names: Vec<(String, String)>,
     pub logo_url: Option<Url>,
     pub icon: Option<String>,
     pub email_domains: Vec<String>,
@@ -142,6 +154,17 @@ pub struct Department {
     pub membership: MembershipRule,
     pub localpart_template: ClaimTemplate,
     pub display_name_template: ClaimTemplate,
+}
+
+impl Department {
+    /// The department's name in the page language `lang` (a code such as "fr"),
+    /// or its default name.
+    pub fn name_in(&self, lang: &str) -> &str {
+        self.names
+            .iter()
+            .find(|(code, _)| code == lang)
+            .map_or(&self.name, |(_, name)| name)
+    }
 }
 
 #[derive(Debug, Clone)]

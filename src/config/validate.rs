@@ -257,6 +257,8 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
 
     let introspection = super::introspection::validate(&mut p, file.introspection);
     let rate_limits = super::rate_limits::validate(&mut p, file.rate_limits);
+    let pages = super::pages::validate(&mut p, file.pages);
+    let metrics = super::metrics::validate(&mut p, file.metrics, listen);
 
     if !p.0.is_empty() {
         return Err(ConfigError(p.0));
@@ -264,6 +266,8 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
     Ok(Config {
         introspection,
         rate_limits,
+        pages,
+        metrics,
         public_base_url,
         listen,
         database_url: file.database_url,
@@ -492,6 +496,24 @@ fn department(
             "give the name users see in the picker",
         );
     }
+    let mut names = Vec::new();
+    for (lang, name) in &d.names {
+        if !super::PAGE_LANGUAGES.contains(&lang.as_str()) {
+            p.add(
+                key(&format!("names.{lang}")),
+                format!("{lang:?} is not a language of the pages"),
+                format!("use one of {}", super::PAGE_LANGUAGES.join(", ")),
+            );
+        } else if name.trim().is_empty() {
+            p.add(
+                key(&format!("names.{lang}")),
+                "is empty",
+                "give the name, or remove the key",
+            );
+        } else {
+            names.push((lang.clone(), name.trim().to_owned()));
+        }
+    }
     let logo_url = d.logo_url.as_deref().map(|logo| match Url::parse(logo) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => url,
         _ => {
@@ -613,6 +635,7 @@ fn department(
     Department {
         id: d.id,
         name: d.name,
+        names,
         logo_url,
         icon: d.icon,
         email_domains,

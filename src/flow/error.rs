@@ -22,8 +22,13 @@ pub enum FlowError {
     WrongBrowser,
     #[error("this step of the login was already done, or done out of order")]
     OutOfOrder,
-    #[error("the user is not a member of department {department} ({rule})")]
-    NotAMember { department: String, rule: String },
+    /// `department`: the id of the department refused, or `None` when no
+    /// department behind the IdP admits the user (an IdP-initiated login).
+    #[error("the user is not a member of department {} ({rule})", department.as_deref().unwrap_or("any"))]
+    NotAMember {
+        department: Option<String>,
+        rule: String,
+    },
     #[error("the identity provider refused the login: {0}")]
     UpstreamDenied(String),
     #[error(transparent)]
@@ -38,7 +43,7 @@ pub enum FlowError {
     Store(#[from] StoreError),
     #[error("the homeserver of {department} is unavailable: {detail}")]
     HomeserverUnavailable {
-        /// The department's display name.
+        /// The department's id.
         department: String,
         detail: String,
         /// Where "Try again" goes: this flow, resumed.
@@ -48,6 +53,7 @@ pub enum FlowError {
     /// loaded); the flow is kept.
     #[error("the identity provider of {department} is unavailable")]
     IdpUnavailable {
+        /// The department's id.
         department: String,
         /// Where "Try again" goes: this flow, resumed.
         resume: String,

@@ -50,7 +50,7 @@ pub(super) async fn ensure_homeserver_up(
         )
         .await
         .map_err(|error| FlowError::HomeserverUnavailable {
-            department: department.name.clone(),
+            department: department.id.clone(),
             detail: error.to_string(),
             resume: resume_url(services, flow_id, department),
         })
@@ -65,7 +65,7 @@ pub(super) async fn ensure_idp_up(
 ) -> Result<(), FlowError> {
     match services.upstreams.saml(&department.upstream) {
         Some(idp) if !idp.is_available().await => Err(FlowError::IdpUnavailable {
-            department: department.name.clone(),
+            department: department.id.clone(),
             resume: resume_url(services, flow_id, department),
         }),
         _ => Ok(()),

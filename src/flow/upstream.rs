@@ -195,7 +195,7 @@ async fn unsolicited(
                 .find(|d| d.membership.admits(&verified.identity.claims))
         })
         .ok_or_else(|| FlowError::NotAMember {
-            department: "any department of this login service".into(),
+            department: None,
             rule: "no department behind this IdP admits the user".into(),
         })?;
     let (browser, fresh) = match browser {
@@ -338,7 +338,7 @@ async fn admit(
             "upstream user is not a member of the department"
         );
         return Err(FlowError::NotAMember {
-            department: department.name.clone(),
+            department: Some(department.id.clone()),
             rule: department.membership.describe(),
         });
     }

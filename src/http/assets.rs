@@ -26,7 +26,13 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../templates/static/demo.js"),
     ),
-    // The demo's department logos (`scripts/demo.sh` sets them as `logo_url`).
+    // The demo's university and department logos (`scripts/demo.sh` sets them
+    // as `pages.university_logo_url` and `logo_url`).
+    (
+        "demo/university.svg",
+        "image/svg+xml",
+        include_str!("../../templates/static/demo/university.svg"),
+    ),
     (
         "demo/eng.svg",
         "image/svg+xml",

@@ -3,6 +3,7 @@
 //! error pages; `crate::logging` reads it), its language, CORS preflights, the
 //! response headers (`headers`), `X-Request-Id`, and the latency metric.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -13,6 +14,7 @@ use actix_web::web;
 
 use super::headers::{self, PageCsp};
 use super::i18n::{LANG, Lang};
+use super::site::{SITE, Site};
 use crate::request_context::RequestContext;
 use crate::services::Services;
 
@@ -47,7 +49,13 @@ pub async fn edge(
             context,
         )
     } else {
-        let (response, context) = context.scope(LANG.scope(lang, next.call(request))).await;
+        let site = request
+            .app_data::<web::Data<Arc<Site>>>()
+            .map(|s| Arc::clone(s.get_ref()))
+            .unwrap_or_default();
+        let (response, context) = context
+            .scope(LANG.scope(lang, SITE.scope(site, next.call(request))))
+            .await;
         (response.map(ServiceResponse::map_into_boxed_body), context)
     };
     let mut response = response?;

@@ -35,6 +35,7 @@ pub async fn demo(
         StatusCode::OK,
         &DemoPage {
             t: super::i18n::Lang::current().texts(),
+            site: super::site::Site::current(),
             login_url: login("_matrix/client/v3/login/sso/redirect"),
             departments: config
                 .departments

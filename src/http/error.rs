@@ -131,6 +131,7 @@ impl HttpError {
             FlowError::HomeserverUnavailable {
                 department, resume, ..
             } => {
+                let department = department_name(services, &department, l);
                 return Self::Page {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     title: l.pick(
@@ -147,6 +148,7 @@ impl HttpError {
                 };
             }
             FlowError::IdpUnavailable { department, resume } => {
+                let department = department_name(services, &department, l);
                 return Self::Page {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     title: l.pick(
@@ -225,7 +227,12 @@ impl HttpError {
                 ),
                 false,
             ),
-            FlowError::NotAMember { department, .. } => (
+            FlowError::NotAMember { department, .. } => {
+                let department = match department {
+                    Some(id) => department_name(services, &id, l),
+                    None => l.pick("any department of this login service", "un département de ce service de connexion"),
+                };
+                (
                 StatusCode::FORBIDDEN,
                 l.pick("You are not a member of this department", "Vous n’êtes pas membre de ce département"),
                 l.pick(
@@ -233,7 +240,8 @@ impl HttpError {
                     &format!("Selon la connexion de l’université, vous n’appartenez pas à {department} : vous ne pouvez donc pas utiliser son serveur Matrix. Si vous vous êtes trompé de département, recommencez et choisissez le vôtre. Si c’est une erreur, contactez le support informatique de votre département."),
                 ),
                 true,
-            ),
+            )
+            }
             FlowError::UpstreamDenied(_) => (
                 StatusCode::FORBIDDEN,
                 l.pick("The university login was not completed", "La connexion de l’université n’a pas abouti"),
@@ -515,4 +523,13 @@ impl ResponseError for HttpError {
                 .finish(),
         }
     }
+}
+
+/// A department's name in the page's language, found by its id.
+fn department_name(services: &Services, id: &str, l: Lang) -> String {
+    services
+        .config
+        .department(id)
+        .map_or(id, |d| d.name_in(l.code()))
+        .to_owned()
 }

@@ -49,6 +49,7 @@ pub async fn fallback(
         StatusCode::OK,
         &FallbackPage {
             t: super::i18n::Lang::current().texts(),
+            site: super::site::Site::current(),
             sso_url: sso.to_string(),
             device_id: query.device_id.clone().unwrap_or_default(),
             device_name: query

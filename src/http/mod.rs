@@ -22,6 +22,7 @@ mod picker;
 mod provider;
 mod respond;
 mod resume;
+mod site;
 mod token_login;
 mod upstream;
 
@@ -165,7 +166,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/health", web::get().to(ops::health))
         .route("/ready", web::get().to(ops::ready))
-        .route("/metrics", web::get().to(ops::metrics));
+        .route("/metrics", web::get().to(ops::metrics_on_main_listener));
     // Dynamic routes, last.
     for version in ["v3", "r0"] {
         cfg.route(
@@ -215,9 +216,11 @@ pub fn app(
     >,
 > {
     let page_csp = web::Data::new(PageCsp::new(&data.config));
+    let site = web::Data::new(std::sync::Arc::new(site::Site::new(&data.config)));
     App::new()
         .app_data(data)
         .app_data(page_csp)
+        .app_data(site)
         .wrap(from_fn(context::edge))
         .configure(routes)
         .default_service(web::to(|| async {
@@ -241,5 +244,29 @@ pub async fn serve(services: Arc<Services>) -> std::io::Result<()> {
         .shutdown_timeout(10)
         .bind(listen)?;
     tracing::info!(%listen, public_base_url = %services.config.public_base_url, "sso-bridge listening");
-    server.run().await
+    let metrics = &services.config.metrics;
+    match metrics.listen {
+        Some(metrics_listen) => {
+            let data = web::Data::from(services.clone());
+            let metrics_server = HttpServer::new(move || {
+                App::new()
+                    .app_data(data.clone())
+                    .route("/metrics", web::get().to(ops::metrics))
+            })
+            .workers(1)
+            .shutdown_timeout(10)
+            .bind(metrics_listen)?;
+            tracing::info!(listen = %metrics_listen, "metrics listening");
+            let (main, metrics) = tokio::join!(server.run(), metrics_server.run());
+            main.and(metrics)
+        }
+        None => {
+            if !metrics.on_main_listener() {
+                tracing::info!(
+                    "metrics are off: set [metrics] listen or bearer_token to read them"
+                );
+            }
+            server.run().await
+        }
+    }
 }

@@ -5,7 +5,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use askama::Template;
 
+use std::sync::Arc;
+
 use super::i18n::{Lang, Texts};
+use super::site::Site;
 
 /// A value made only of URL-safe base64 characters (`A–Z a–z 0–9 - _`), such
 /// as a sealed login: nothing in it needs escaping in HTML text, an attribute
@@ -44,6 +47,8 @@ pub struct DepartmentView<'a> {
 #[template(path = "picker.html")]
 pub struct PickerPage<'a> {
     pub t: &'static Texts,
+    /// The university in the header.
+    pub site: Arc<Site>,
     /// The sealed login (`flow::pending`), carried by every link and form.
     pub flow: UrlSafe<'a>,
     pub query: &'a str,
@@ -60,6 +65,8 @@ pub struct PickerPage<'a> {
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
     pub t: &'static Texts,
+    /// The university in the header.
+    pub site: Arc<Site>,
     pub title: &'a str,
     pub message: &'a str,
     pub retry: bool,
@@ -74,6 +81,8 @@ pub struct ErrorPage<'a> {
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {
     pub t: &'static Texts,
+    /// The university in the header.
+    pub site: Arc<Site>,
     pub host: String,
     pub url: String,
 }
@@ -82,6 +91,8 @@ pub struct ConfirmPage {
 #[template(path = "demo.html")]
 pub struct DemoPage {
     pub t: &'static Texts,
+    /// The university in the header.
+    pub site: Arc<Site>,
     pub login_url: String,
     /// (department name, direct login URL)
     pub departments: Vec<(String, String)>,
@@ -93,6 +104,8 @@ pub struct DemoPage {
 #[template(path = "fallback.html")]
 pub struct FallbackPage {
     pub t: &'static Texts,
+    /// The university in the header.
+    pub site: Arc<Site>,
     pub sso_url: String,
     pub device_id: String,
     pub device_name: String,
@@ -186,6 +199,7 @@ pub fn error_page(
         status,
         &ErrorPage {
             t,
+            site: Site::current(),
             title,
             message,
             retry,
@@ -225,6 +239,7 @@ mod tests {
         let domains = vec!["eng.example".to_owned(), "cs.example".to_owned()];
         let picker = PickerPage {
             t: Lang::En.texts(),
+            site: Site::current(),
             flow: UrlSafe::new("f").unwrap(),
             query: "",
             last: None,
@@ -252,6 +267,7 @@ mod tests {
     fn every_page_renders_and_escapes() {
         let picker = PickerPage {
             t: Lang::En.texts(),
+            site: Site::current(),
             flow: UrlSafe::new("f-1_A").unwrap(),
             query: "<script>",
             last: Some(dept("eng", "<b>eng</b>")),
@@ -274,6 +290,7 @@ mod tests {
         );
         let error = ErrorPage {
             t: Lang::Fr.texts(),
+            site: Site::current(),
             title: "<t>",
             message: "<m>",
             retry: true,
@@ -287,6 +304,7 @@ mod tests {
         assert!(!error.contains("\"<b>"), "{error}");
         let confirm = ConfirmPage {
             t: Lang::Fr.texts(),
+            site: Site::current(),
             host: "evil\"x".into(),
             url: "https://e/?a=1&b=\"".into(),
         }
@@ -295,6 +313,7 @@ mod tests {
         assert!(!confirm.contains("evil\"x"));
         FallbackPage {
             t: Lang::En.texts(),
+            site: Site::current(),
             sso_url: "/s?a=\"".into(),
             device_id: "<d>".into(),
             device_name: "n".into(),
@@ -305,6 +324,7 @@ mod tests {
         .unwrap();
         DemoPage {
             t: Lang::En.texts(),
+            site: Site::current(),
             login_url: "/x".into(),
             departments: vec![("Eng".into(), "/y".into())],
             nonce: "n".into(),

@@ -44,19 +44,21 @@ pub fn page(
     let flow =
         UrlSafe::new(flow).ok_or_else(|| HttpError::from_flow(services, FlowError::Expired))?;
     let needle = query.trim().to_lowercase();
+    let lang = Lang::current().code();
     let all = &services.config.departments;
     let departments: Vec<DepartmentView> = all
         .iter()
         .filter(|d| needle.is_empty() || matches(d, &needle))
-        .map(view)
+        .map(|d| view(d, lang))
         .collect();
     let last = cookies::last_department(request)
         .and_then(|id| services.config.department(id))
-        .map(view);
+        .map(|d| view(d, lang));
     Ok(html(
         StatusCode::OK,
         &PickerPage {
             t: Lang::current().texts(),
+            site: super::site::Site::current(),
             flow,
             query,
             last,
@@ -118,16 +120,22 @@ pub async fn choose(
     Ok(respond::next(&services, next, cookies))
 }
 
+/// Whether the search `needle` finds the department, by any of its names.
 fn matches(department: &Department, needle: &str) -> bool {
     department.name.to_lowercase().contains(needle)
+        || department
+            .names
+            .iter()
+            .any(|(_, name)| name.to_lowercase().contains(needle))
         || department.id.contains(needle)
         || department.email_domains.iter().any(|d| d.contains(needle))
 }
 
-fn view(department: &Department) -> DepartmentView<'_> {
+/// The department as the picker shows it, named in the page's language.
+fn view<'a>(department: &'a Department, lang: &str) -> DepartmentView<'a> {
     DepartmentView {
         id: &department.id,
-        name: &department.name,
+        name: department.name_in(lang),
         logo_url: department.logo_url.as_ref().map(|u| u.as_str()),
         domains: &department.email_domains,
     }

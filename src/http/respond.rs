@@ -25,6 +25,7 @@ pub fn next(services: &Services, next: Next, cookies: Vec<Cookie<'static>>) -> H
             StatusCode::OK,
             &ConfirmPage {
                 t: super::i18n::Lang::current().texts(),
+                site: super::site::Site::current(),
                 host,
                 url: url.into(),
             },

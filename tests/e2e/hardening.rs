@@ -857,3 +857,55 @@ async fn a_saml_idp_whose_metadata_is_down_at_start_stops_only_its_departments_u
     server.abort();
     crate::support::spawn::stop(&mut process);
 }
+
+#[tokio::test]
+async fn metrics_are_never_public_a_token_or_a_listener_of_their_own() {
+    use crate::support::world::METRICS_TOKEN;
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let client = reqwest::Client::new();
+    // On the main listener, only with the bearer token.
+    let anonymous = client
+        .get(format!("{}metrics", w.bridge_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer ")
+    );
+    assert!(!anonymous.text().await.unwrap().contains("sso_bridge_"));
+    let wrong = client
+        .get(format!("{}metrics", w.bridge_url))
+        .bearer_auth(format!("{METRICS_TOKEN}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let text = crate::support::world::metrics_text(&w.bridge_url).await;
+    assert!(text.contains("sso_bridge_logins_started_total"), "{text}");
+
+    // With a listener of their own: not on the main listener at all.
+    let port = crate::support::spawn::free_port();
+    let (bridge, mut process) = w
+        .start_extra_bridge(|c| {
+            c.replace(
+                &format!("[metrics]\nbearer_token = \"{METRICS_TOKEN}\"\n"),
+                &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+            )
+        })
+        .await;
+    let main = client.get(format!("{bridge}metrics")).send().await.unwrap();
+    assert_eq!(main.status(), StatusCode::NOT_FOUND);
+    let own = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert!(own.text().await.unwrap().contains("sso_bridge_"));
+    crate::support::spawn::stop(&mut process);
+}

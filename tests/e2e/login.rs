@@ -1054,6 +1054,73 @@ async fn the_picker_shows_department_logos_and_an_email_example_from_a_configure
 }
 
 #[tokio::test]
+async fn pages_show_the_university_in_their_header_and_department_names_in_the_page_language() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let picker = |lang: &'static str| async move {
+        let response = reqwest::Client::new()
+            .get(start_url(w, None, TRUSTED_CLIENT))
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    };
+    let logo = format!("{}_sso_bridge/static/demo/university.svg", w.bridge_url);
+    for (lang, names, absent) in [
+        (
+            "fr-CA,fr;q=0.9",
+            [
+                "Faculté d’ingénierie",
+                "Département d’histoire",
+                "Département de physique",
+            ],
+            "Faculty of Engineering",
+        ),
+        (
+            "en",
+            [
+                "Faculty of Engineering",
+                "Department of History",
+                "Department of Physics",
+            ],
+            "Faculté d’ingénierie",
+        ),
+    ] {
+        let page = picker(lang).await;
+        assert!(
+            page.contains(r#"<span class="university">Test University</span>"#),
+            "the university in the header ({lang}): {page}"
+        );
+        assert!(
+            page.contains(&format!(
+                r#"<img class="university-logo" src="{logo}" alt="""#
+            )),
+            "its logo, beside its name ({lang}): {page}"
+        );
+        for name in names {
+            assert!(page.contains(name), "{name} ({lang}): {page}");
+        }
+        assert!(!page.contains(absent), "{absent} ({lang})");
+    }
+    // The picker's search finds a department by its name in either language.
+    let browser = Browser::new();
+    let start = browser.get(&start_url(w, None, TRUSTED_CLIENT)).await;
+    let flow = crate::support::browser::hidden(&start, "flow").unwrap();
+    let found = browser
+        .get(&format!(
+            "{}_sso_bridge/pick?flow={flow}&q=ing%C3%A9nierie",
+            w.bridge_url
+        ))
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let found = found.body;
+    assert!(found.contains(r#"value="eng""#), "{found}");
+    assert!(!found.contains(r#"value="hist""#), "{found}");
+}
+
+#[tokio::test]
 async fn after_a_refusal_start_again_leads_to_a_login_at_the_right_department() {
     let w = world();
     let _shared = w.bridge_lock.read().await;

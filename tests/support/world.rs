@@ -35,6 +35,25 @@ introspection_failures = { per_second = 1000.0, burst = 100000 }
 /// How long the test bridges keep an active token's verdict.
 pub const TOKEN_CACHE_TTL_SECONDS: u64 = 3;
 
+/// `[metrics] bearer_token` of every bridge the tests start: `/metrics` is
+/// served on the main listener only with it.
+pub const METRICS_TOKEN: &str = "e2e-metrics-token-0123456789";
+
+/// A bridge instance's `/metrics` text, read with the token.
+pub async fn metrics_text(bridge_url: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("{bridge_url}metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .error_for_status()
+        .expect("metrics with the token")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 pub struct Homeserver {
     pub id: &'static str,
     /// As configured at the bridge, with a trailing slash.
@@ -361,6 +380,13 @@ encryption_key = "e2e-encryption-key-0123456789abcdef"
 [redirects]
 allowed_origins = ["{client}"]
 
+[metrics]
+bearer_token = "{METRICS_TOKEN}"
+
+[pages]
+university_name = "Test University"
+university_logo_url = "http://127.0.0.1:{port}/_sso_bridge/static/demo/university.svg"
+
 {GENEROUS_RATE_LIMITS}
 [introspection]
 cache_ttl_seconds = {TOKEN_CACHE_TTL_SECONDS}
@@ -404,19 +430,22 @@ sp_certificate_file = "{sp_cert}"
         ));
     }
     for hs in homeservers {
-        let (name, upstream, rules) = match hs.id {
+        let (name, name_fr, upstream, rules) = match hs.id {
             "eng" => (
                 "Faculty of Engineering",
+                "Faculté d’ingénierie",
                 "university",
                 "membership = { claim = \"department\", any_of = [\"eng\"] }",
             ),
             "hist" => (
                 "Department of History",
+                "Département d’histoire",
                 "university",
                 "membership = { claim = \"department\", any_of = [\"hist\"] }",
             ),
             _ => (
                 "Department of Physics",
+                "Département de physique",
                 "campus",
                 "membership = { claim = \"eduPersonScopedAffiliation\", scopes = [\"phys.ac.cdl\"] }\n\
                  localpart_template = \"{uid}\"\ndisplay_name_template = \"{displayName}\"",
@@ -427,6 +456,7 @@ sp_certificate_file = "{sp_cert}"
 [[departments]]
 id = "{id}"
 name = "{name}"
+names = {{ fr = "{name_fr}" }}
 logo_url = "http://127.0.0.1:{port}/_sso_bridge/static/demo/{id}.svg"
 email_domains = ["{id}.ac.cdl"]
 upstream = "{upstream}"
@@ -623,12 +653,7 @@ impl World {
     /// A counter or gauge from a bridge instance's `/metrics`, summed over the
     /// series whose labels include all of `labels` (e.g. `source="redis"`).
     pub async fn metric(&self, bridge_url: &str, name: &str, labels: &[&str]) -> f64 {
-        let text = reqwest::get(format!("{bridge_url}metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text");
+        let text = metrics_text(bridge_url).await;
         text.lines()
             .filter(|line| !line.starts_with('#'))
             .filter_map(|line| line.rsplit_once(' '))
