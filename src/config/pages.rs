@@ -13,12 +13,18 @@ pub struct PagesFile {
     pub university_name: Option<String>,
     /// An absolute http(s) URL of the university's logo, shown beside its name.
     pub university_logo_url: Option<String>,
+    /// More origins the picker's form may lead to (CSP `form-action`), besides
+    /// the IdPs' login pages and the allowed redirect origins: those an IdP with
+    /// a live session passes the browser through (e.g. a federation proxy).
+    #[serde(default)]
+    pub form_targets: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Pages {
     pub university_name: Option<String>,
     pub university_logo_url: Option<Url>,
+    pub form_targets: Vec<url::Origin>,
 }
 
 pub(super) fn validate(p: &mut Problems, file: PagesFile) -> Pages {
@@ -54,9 +60,28 @@ pub(super) fn validate(p: &mut Problems, file: PagesFile) -> Pages {
             "set pages.university_name too",
         );
     }
+    let mut form_targets = Vec::new();
+    for (i, origin) in file.form_targets.iter().enumerate() {
+        match Url::parse(origin) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.path() == "/"
+                    && url.query().is_none() =>
+            {
+                form_targets.push(url.origin());
+            }
+            _ => p.add(
+                format!("pages.form_targets[{i}]"),
+                format!("{origin:?} is not an origin"),
+                "write scheme, host and optional port only, e.g. \"https://proxy.idp.ac.cdl\"",
+            ),
+        }
+    }
     Pages {
         university_name,
         university_logo_url,
+        form_targets,
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 
 use super::i18n::Lang;
-use super::pages::ScriptNonce;
+use super::pages::{FormTargets, ScriptNonce};
 use crate::config::Config;
 
 static CROSS_ORIGIN_OPENER_POLICY: HeaderName =
@@ -42,14 +42,18 @@ impl PageCsp {
             head: "default-src 'none'; script-src ".to_owned(),
             tail: format!(
                 "; style-src 'self'; img-src 'self' https: data:; connect-src 'self'{connect}; \
-                 base-uri 'none'; frame-ancestors 'none'"
+                 base-uri 'none'; frame-ancestors 'none'; form-action "
             ),
         }
     }
 
-    /// The policy for a page whose scripts carry `nonce` (none may run without one).
-    fn value(&self, nonce: Option<&str>) -> Option<HeaderValue> {
-        let mut csp = String::with_capacity(self.head.len() + self.tail.len() + 40);
+    /// The policy for a page whose scripts carry `nonce` (none may run without
+    /// one) and whose forms may lead only to `form_targets` (a page without
+    /// forms gives none: `form-action 'none'`).
+    fn value(&self, nonce: Option<&str>, form_targets: Option<&str>) -> Option<HeaderValue> {
+        let form_targets = form_targets.unwrap_or("'none'");
+        let mut csp =
+            String::with_capacity(self.head.len() + self.tail.len() + form_targets.len() + 40);
         csp.push_str(&self.head);
         match nonce {
             Some(nonce) => {
@@ -60,6 +64,7 @@ impl PageCsp {
             None => csp.push_str("'none'"),
         }
         csp.push_str(&self.tail);
+        csp.push_str(form_targets);
         HeaderValue::from_str(&csp).ok()
     }
 }
@@ -77,11 +82,12 @@ pub fn add(
         .is_some_and(|v| v.starts_with("text/html"));
     // The only scripts a page may run carry its nonce (its template sets it).
     let csp = is_html.then(|| {
-        let nonce = response.response().extensions();
-        let nonce = nonce.get::<ScriptNonce>().map(|n| n.0.as_str());
+        let extensions = response.response().extensions();
+        let nonce = extensions.get::<ScriptNonce>().map(|n| n.0.as_str());
+        let form_targets = extensions.get::<FormTargets>().map(|f| f.0.as_str());
         match page_csp {
-            Some(policy) => policy.value(nonce),
-            None => PageCsp::connecting_to(&[]).value(nonce),
+            Some(policy) => policy.value(nonce, form_targets),
+            None => PageCsp::connecting_to(&[]).value(nonce, form_targets),
         }
     });
     let headers = response.headers_mut();
@@ -143,7 +149,7 @@ mod tests {
             .map(|d| d.homeserver.base_url.origin().ascii_serialization())
             .collect();
         assert!(!origins.is_empty());
-        let with_nonce = policy.value(Some("abc")).unwrap();
+        let with_nonce = policy.value(Some("abc"), None).unwrap();
         let with_nonce = with_nonce.to_str().unwrap();
         assert!(
             with_nonce.starts_with("default-src 'none'; script-src 'nonce-abc'; "),
@@ -153,10 +159,22 @@ mod tests {
             with_nonce.contains(&format!("connect-src 'self' {};", origins.join(" "))),
             "{with_nonce}"
         );
-        assert!(with_nonce.ends_with("base-uri 'none'; frame-ancestors 'none'"));
-        let without = policy.value(None).unwrap();
+        assert!(
+            with_nonce.ends_with("base-uri 'none'; frame-ancestors 'none'; form-action 'none'"),
+            "a page without forms may submit none: {with_nonce}"
+        );
+        let without = policy.value(None, None).unwrap();
         assert!(without.to_str().unwrap().contains("script-src 'none';"));
-        let bare = PageCsp::connecting_to(&[]).value(None).unwrap();
+        let picker = policy
+            .value(Some("abc"), Some("'self' https://idp.ac.cdl"))
+            .unwrap();
+        assert!(
+            picker
+                .to_str()
+                .unwrap()
+                .ends_with("; form-action 'self' https://idp.ac.cdl")
+        );
+        let bare = PageCsp::connecting_to(&[]).value(None, None).unwrap();
         assert!(bare.to_str().unwrap().contains("connect-src 'self';"));
     }
 }

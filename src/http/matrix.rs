@@ -83,8 +83,9 @@ pub async fn sso_redirect(
     match next {
         // The picker is this response: a login start is one request.
         Ok(flow::Next::Picker { flow }) => {
-            let mut response =
-                picker::page(&services, &request, &flow, "").unwrap_or_else(|e| e.error_response());
+            let mut response = picker::page(&services, &request, &flow, "")
+                .await
+                .unwrap_or_else(|e| e.error_response());
             let _ = response.add_cookie(&cookie);
             Ok(response)
         }

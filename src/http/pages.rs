@@ -59,6 +59,8 @@ pub struct PickerPage<'a> {
     pub email_domain: Option<&'a str>,
     /// The CSP nonce of the page's `<script>` tags.
     pub nonce: String,
+    /// Where its forms may lead, as a CSP source list (see `picker::form_targets`).
+    pub form_targets: String,
 }
 
 #[derive(Template)]
@@ -121,11 +123,21 @@ pub struct FallbackPage {
 #[derive(Clone)]
 pub struct ScriptNonce(pub String);
 
+/// Where a page's forms may lead (CSP `form-action` sources), left in the
+/// response like the nonce.
+#[derive(Clone)]
+pub struct FormTargets(pub String);
+
 /// A page. One that loads scripts gives their nonce (each `<script>` tag has
 /// `nonce="{{ nonce }}"`), and only scripts with it may run; a page that gives
-/// none may run no script at all.
+/// none may run no script at all. Likewise a page with forms gives where they
+/// may lead, and a page without may submit none.
 pub trait Page: Template {
     fn script_nonce(&self) -> Option<&str> {
+        None
+    }
+
+    fn form_targets(&self) -> Option<&str> {
         None
     }
 }
@@ -133,6 +145,10 @@ pub trait Page: Template {
 impl Page for PickerPage<'_> {
     fn script_nonce(&self) -> Option<&str> {
         Some(&self.nonce)
+    }
+
+    fn form_targets(&self) -> Option<&str> {
+        Some(&self.form_targets)
     }
 }
 
@@ -173,6 +189,11 @@ pub fn html(status: StatusCode, page: &impl Page) -> HttpResponse {
                 response
                     .extensions_mut()
                     .insert(ScriptNonce(nonce.to_owned()));
+            }
+            if let Some(targets) = page.form_targets() {
+                response
+                    .extensions_mut()
+                    .insert(FormTargets(targets.to_owned()));
             }
             response
         }
@@ -250,6 +271,7 @@ mod tests {
             total: 1,
             email_domain: Some("eng.example"),
             nonce: "n".into(),
+            form_targets: "'self'".into(),
         }
         .render()
         .unwrap();
@@ -275,6 +297,7 @@ mod tests {
             total: 2,
             email_domain: None,
             nonce: "n0nce".into(),
+            form_targets: "'self'".into(),
         }
         .render()
         .unwrap();

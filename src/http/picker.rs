@@ -28,13 +28,13 @@ pub async fn show(
     let browser =
         cookies::browser_secret(&request).ok_or_else(|| fail(FlowError::NoBrowserSession))?;
     flow::check_picker(&services, &browser, &query.flow).map_err(fail)?;
-    page(&services, &request, &query.flow, &query.q)
+    page(&services, &request, &query.flow, &query.q).await
 }
 
 /// The picker for the sealed login `flow`, its list narrowed by `query`. Shown
 /// by the login start itself (so a start is one request) and by this route,
 /// which the page's search form and "Try again" come back to.
-pub fn page(
+pub async fn page(
     services: &Services,
     request: &HttpRequest,
     flow: &str,
@@ -69,8 +69,39 @@ pub fn page(
                 .find_map(|d| d.email_domains.first())
                 .map(String::as_str),
             nonce: super::pages::fresh_nonce(),
+            form_targets: form_targets(services).await,
         },
     ))
+}
+
+/// Where the picker's forms may lead (CSP `form-action`), for Chrome checks
+/// every redirect of a form's navigation against it: the bridge, then an IdP's
+/// login page; and when the IdP's session is still alive, the whole login
+/// without a stop: the IdP's callback here, the department's homeserver and the
+/// OpenID Provider here in turn, then the client (an allowed origin, or the
+/// confirmation page here).
+async fn form_targets(services: &Services) -> String {
+    let mut targets = String::from("'self'");
+    let config = &services.config;
+    let idps = services.upstreams.login_origins().await;
+    let homeservers = config
+        .departments
+        .iter()
+        .map(|d| d.homeserver.base_url.origin());
+    let mut seen = Vec::new();
+    for origin in idps
+        .into_iter()
+        .chain(homeservers)
+        .chain(config.allowed_redirect_origins.iter().cloned())
+        .chain(config.pages.form_targets.iter().cloned())
+    {
+        if origin.is_tuple() && !seen.contains(&origin) {
+            targets.push(' ');
+            targets.push_str(&origin.ascii_serialization());
+            seen.push(origin);
+        }
+    }
+    targets
 }
 
 #[derive(Deserialize)]

@@ -78,6 +78,18 @@ impl Upstreams {
         self.saml.get(id)
     }
 
+    /// The origins of every IdP's login page (see `login_origin`), without fetching.
+    pub async fn login_origins(&self) -> Vec<url::Origin> {
+        let mut origins = Vec::new();
+        for client in self.oidc.values() {
+            origins.extend(client.login_origin().await);
+        }
+        for idp in self.saml.values() {
+            origins.extend(idp.login_origin().await);
+        }
+        origins
+    }
+
     /// Re-reads SAML metadata that is due; failures keep the last good copy.
     pub async fn refresh_saml_metadata(&self) -> Vec<(String, Result<bool, String>)> {
         let mut results = Vec::new();

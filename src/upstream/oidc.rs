@@ -110,6 +110,19 @@ impl OidcClient {
         Ok(metadata)
     }
 
+    /// The origin of the IdP's login page, for the picker's CSP `form-action`:
+    /// the authorization endpoint's, once discovery has been read, and the
+    /// issuer's until then. Never fetches.
+    pub async fn login_origin(&self) -> Option<url::Origin> {
+        let known = self
+            .metadata
+            .read()
+            .await
+            .as_ref()
+            .map(|(metadata, _)| metadata.authorization_endpoint().url().origin());
+        known.or_else(|| Url::parse(&self.config.issuer).ok().map(|u| u.origin()))
+    }
+
     async fn forget_metadata(&self) {
         *self.metadata.write().await = None;
     }

@@ -1192,6 +1192,60 @@ async fn the_confirmation_page_leaves_the_login_token_in_no_history_entry_in_chr
     assert!(!result["url"].as_str().unwrap().contains("loginToken"));
 }
 
+#[tokio::test]
+async fn the_pickers_form_action_lets_a_login_with_a_live_idp_session_run_through_in_chromium() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    // A client on the bridge's own origin (always allowed): Chromium refuses
+    // TRUSTED_CLIENT's port 9 as unsafe.
+    let client = format!("{}_test/client/", w.bridge_url);
+    let result = browser_script("session.mjs", &[("CLIENT_URL", &client)]).await;
+    let csp = result["picker_csp"].as_str().unwrap();
+    let form_action = csp
+        .split(';')
+        .map(str::trim)
+        .find_map(|d| d.strip_prefix("form-action "))
+        .unwrap_or_else(|| panic!("the picker's CSP has form-action: {csp}"));
+    let sources: Vec<&str> = form_action.split(' ').collect();
+    assert_eq!(sources[0], "'self'", "{csp}");
+    for origin in [
+        w.idp_url.trim_end_matches('/'),
+        w.eng.client_url(),
+        TRUSTED_CLIENT.trim_end_matches("/client/"),
+    ] {
+        assert!(sources.contains(&origin), "{origin} in {form_action}");
+    }
+    assert!(
+        !sources
+            .iter()
+            .any(|s| s.contains('*') || *s == "https:" || *s == "http:"),
+        "no wildcard: {form_action}"
+    );
+    assert!(
+        result["csp_messages"].as_array().unwrap().is_empty(),
+        "Chromium blocked a step: {result}"
+    );
+    for login in ["first", "second"] {
+        let url = Url::parse(result[login].as_str().unwrap()).unwrap();
+        let (_, homeserver) = token_and_homeserver(&url);
+        assert_eq!(homeserver, w.eng.client_url(), "{login}: {result}");
+    }
+    // The second login showed the picker and then the client, nothing between:
+    // the IdP's session carried it through one chain of redirects.
+    let shown: Vec<&str> = result["shown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .collect();
+    assert!(
+        shown.len() == 2
+            && shown[0].contains("/login/sso/redirect?")
+            && shown[1].starts_with(&client),
+        "no page of the IdP or the homeserver on the way: {shown:?} {result}"
+    );
+}
+
 async fn versions_of(base: &str) -> serde_json::Value {
     reqwest::get(format!(
         "{}/_matrix/client/versions",

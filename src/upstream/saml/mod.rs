@@ -149,6 +149,13 @@ impl SamlIdp {
         self.loaded.read().await.is_some()
     }
 
+    /// The origin of the IdP's SSO URL (its login page), for the picker's CSP
+    /// `form-action`; none while the metadata has not loaded.
+    pub async fn login_origin(&self) -> Option<url::Origin> {
+        let loaded = self.current().await?;
+        Url::parse(&loaded.sso_url).ok().map(|u| u.origin())
+    }
+
     async fn current(&self) -> Option<Arc<Loaded>> {
         self.loaded.read().await.clone()
     }
