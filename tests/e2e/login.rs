@@ -299,14 +299,14 @@ async fn the_upstream_callback_checks_state_browser_and_single_use() {
     assert_eq!(page.title(), "This login has expired");
 }
 
-fn pkce_pair() -> (String, String) {
+pub(crate) fn pkce_pair() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
 /// Plays a department homeserver at the bridge's OpenID Provider: returns a code.
-async fn authorize_as_homeserver(challenge: &str) -> (String, String) {
+pub(crate) async fn authorize_as_homeserver(challenge: &str) -> (String, String) {
     let w = world();
     let redirect_uri = format!("{}_synapse/client/oidc/callback", w.eng.url);
     let mut authorize = Url::parse(&format!("{}_sso_bridge/op/authorize", w.bridge_url)).unwrap();
@@ -1162,6 +1162,38 @@ async fn after_a_refusal_start_again_leads_to_a_login_at_the_right_department() 
         continue_login(&browser, again.as_str(), &person("alice", "eng")).await;
     assert_eq!(user, "@alice:eng.test");
     assert_eq!(homeserver, w.eng.client_url());
+}
+
+#[tokio::test]
+async fn after_a_refusal_start_again_in_chromium_ends_in_a_login_at_another_department() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let client = format!("{}_test/client/", w.bridge_url);
+    let result = browser_script("restart.mjs", &[("CLIENT_URL", &client)]).await;
+    let refusal = &result["refusal"];
+    assert_eq!(refusal["status"], 403, "{result}");
+    assert!(
+        refusal["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are not a member of this department"),
+        "{result}"
+    );
+    assert_eq!(refusal["button"], "Start again", "{result}");
+    let after = Url::parse(result["after_button"].as_str().unwrap()).unwrap();
+    assert_eq!(after.path(), "/_matrix/client/v3/login/sso/redirect");
+    assert_eq!(
+        query_values(&after, "redirectUrl"),
+        vec![client.clone()],
+        "the same client"
+    );
+    let reached = Url::parse(result["reached"].as_str().unwrap()).unwrap();
+    let (token, homeserver) = token_and_homeserver(&reached);
+    assert_eq!(homeserver, w.eng.client_url(), "{result}");
+    let logged_in = crate::support::matrix::login_with_token(&homeserver, &token)
+        .await
+        .unwrap();
+    assert_eq!(logged_in.user_id, "@alice:eng.test");
 }
 
 #[tokio::test]
