@@ -31,6 +31,11 @@ pub fn synapse_yaml(config: &Config, department: &Department) -> String {
     ));
     out.push_str("    client_auth_method: client_secret_basic\n");
     out.push_str("    pkce_method: always\n");
+    out.push_str(
+        "    # The bridge ends this homeserver's sessions when the university login ends\n",
+    );
+    out.push_str("    # (OIDC Back-Channel Logout to /_synapse/client/oidc/backchannel_logout).\n");
+    out.push_str("    backchannel_logout_enabled: true\n");
     out.push_str("    scopes: [\"openid\", \"profile\"]\n");
     out.push_str("    user_profile_method: auto\n");
     out.push_str("    user_mapping_provider:\n");

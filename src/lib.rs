@@ -16,6 +16,7 @@ pub mod http;
 pub mod identity;
 pub mod introspection;
 pub mod logging;
+pub mod logout;
 pub mod metrics;
 pub mod provider;
 pub mod random;

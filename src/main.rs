@@ -63,6 +63,12 @@ enum Command {
         /// The department id, as in the config file.
         department: String,
     },
+    /// Department sessions created by logins: list them, or end them (each
+    /// homeserver is told at once, and the command prints its answer).
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// Check the config, database, IdPs, homeservers and public URL; one line per check.
     Doctor {
         #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
@@ -90,6 +96,58 @@ enum KeysCommand {
         /// homeservers that cache the JWKS have seen it first.
         #[arg(long, default_value_t = 300)]
         activate_after: u32,
+    },
+}
+
+/// Which sessions (at least one of --sid, --user, --subject to end any).
+#[derive(clap::Args)]
+struct SessionSelection {
+    #[arg(long, short, env = "SSO_BRIDGE_CONFIG")]
+    config: PathBuf,
+    /// One session, by the sid its homeserver knows.
+    #[arg(long)]
+    sid: Option<String>,
+    /// Only this department's sessions.
+    #[arg(long)]
+    department: Option<String>,
+    /// A person by their Matrix localpart (with --department: there only).
+    #[arg(long, conflicts_with = "sid")]
+    user: Option<String>,
+    /// A person by their subject at the university IdP, in every department.
+    #[arg(long, conflicts_with_all = ["sid", "user"])]
+    subject: Option<String>,
+    /// With --user: the same person's sessions in every department.
+    #[arg(long, requires = "user")]
+    everywhere: bool,
+}
+
+impl SessionSelection {
+    fn split(self) -> (PathBuf, sso_bridge::commands::sessions::Selection) {
+        (
+            self.config,
+            sso_bridge::commands::sessions::Selection {
+                sid: self.sid,
+                department: self.department,
+                user: self.user,
+                subject: self.subject,
+                everywhere: self.everywhere,
+            },
+        )
+    }
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// The live sessions, one per line: sid, department, Matrix user, since.
+    List(SessionSelection),
+    /// End sessions: one (--sid), a person's at one department (--user
+    /// --department), or a person's everywhere (--user --everywhere, --subject).
+    End {
+        #[command(flatten)]
+        selection: SessionSelection,
+        /// Seconds to wait for the homeservers' answers.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
     },
 }
 
@@ -191,6 +249,39 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Sessions { command } => {
+            let (path, selection, wait) = match command {
+                SessionsCommand::List(selection) => {
+                    let (path, selection) = selection.split();
+                    (path, selection, None)
+                }
+                SessionsCommand::End { selection, wait } => {
+                    let (path, selection) = selection.split();
+                    (path, selection, Some(wait))
+                }
+            };
+            let config = match load(&path) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run(async move {
+                let services =
+                    Services::start(config, Arc::new(SystemClock), Random::from_os()).await?;
+                let out = match wait {
+                    None => sso_bridge::commands::sessions::list(&services, &selection).await?,
+                    Some(seconds) => {
+                        sso_bridge::commands::sessions::end(
+                            &services,
+                            &selection,
+                            std::time::Duration::from_secs(seconds),
+                        )
+                        .await?
+                    }
+                };
+                print!("{out}");
+                Ok(())
+            })
+        }
         Command::Doctor {
             config,
             no_login_probe,
@@ -225,6 +316,7 @@ fn main() -> ExitCode {
                 services.upstreams.warm_up().await;
                 tokio::spawn(purge_expired(services.clone()));
                 tokio::spawn(follow_saml_metadata(services.clone()));
+                tokio::spawn(sso_bridge::logout::delivery::run(services.clone()));
                 tokio::spawn(follow_department_versions(services.clone()));
                 sso_bridge::http::serve(services).await?;
                 Ok(())

@@ -20,6 +20,9 @@ pub struct Metrics {
     whoami_seconds: HistogramVec,
     token_cache_entries: IntGauge,
     rate_limited: IntCounterVec,
+    sessions_ended: IntCounterVec,
+    logout_deliveries: IntCounterVec,
+    logouts_received: IntCounterVec,
 }
 
 /// A service's token-validation counters for the cached path, with their labels
@@ -99,6 +102,21 @@ impl Metrics {
                 latency,
                 &["server_name", "outcome"],
             ),
+            sessions_ended: counters(
+                "sessions_ended_total",
+                "Department sessions ended, by what ended them (oidc_logout, saml_logout, admin)",
+                &["department", "cause"],
+            ),
+            logout_deliveries: counters(
+                "logout_deliveries_total",
+                "Logout token deliveries to homeservers, by outcome (delivered, retry, given_up)",
+                &["department", "outcome"],
+            ),
+            logouts_received: counters(
+                "upstream_logouts_total",
+                "Logout messages from upstream IdPs, by result (accepted, or why refused)",
+                &["upstream", "result"],
+            ),
             token_cache_entries: valid(IntGauge::new(
                 "token_cache_entries",
                 "Token verdicts held in this instance's memory",
@@ -117,10 +135,31 @@ impl Metrics {
             Box::new(metrics.whoami_seconds.clone()),
             Box::new(metrics.token_cache_entries.clone()),
             Box::new(metrics.rate_limited.clone()),
+            Box::new(metrics.sessions_ended.clone()),
+            Box::new(metrics.logout_deliveries.clone()),
+            Box::new(metrics.logouts_received.clone()),
         ] {
             let _ = metrics.registry.register(collector);
         }
         metrics
+    }
+
+    pub fn session_ended(&self, department: &str, cause: &str) {
+        self.sessions_ended
+            .with_label_values(&[department, cause])
+            .inc();
+    }
+
+    pub fn logout_delivery(&self, department: &str, outcome: &str) {
+        self.logout_deliveries
+            .with_label_values(&[department, outcome])
+            .inc();
+    }
+
+    pub fn upstream_logout(&self, upstream: &str, result: &str) {
+        self.logouts_received
+            .with_label_values(&[upstream, result])
+            .inc();
     }
 
     /// `None`: the department is not chosen yet (the picker comes next).

@@ -37,6 +37,8 @@ pub struct Services {
     pub homeserver_health: HomeserverHealth,
     /// What every department's homeserver supports, for the central `/versions`.
     pub department_versions: crate::homeserver_versions::DepartmentVersions,
+    /// Wakes the logout delivery worker when a session ends here.
+    pub logout_wakeup: tokio::sync::Notify,
 }
 
 impl Services {
@@ -100,6 +102,7 @@ impl Services {
             address_limits: RateLimiter::new(config_max_tracked),
             homeserver_health: HomeserverHealth::new(),
             department_versions: Default::default(),
+            logout_wakeup: tokio::sync::Notify::new(),
         }))
     }
 

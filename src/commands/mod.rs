@@ -2,3 +2,4 @@
 //! command lives in `http`).
 
 pub mod keys;
+pub mod sessions;

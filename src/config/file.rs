@@ -36,6 +36,8 @@ pub struct ConfigFile {
     pub pages: super::pages::PagesFile,
     #[serde(default)]
     pub metrics: super::metrics::MetricsFile,
+    #[serde(default)]
+    pub logout: super::logout::LogoutFile,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]

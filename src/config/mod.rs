@@ -3,6 +3,7 @@
 
 mod file;
 mod introspection;
+mod logout;
 mod metrics;
 mod pages;
 mod rate_limits;
@@ -17,6 +18,7 @@ use url::Url;
 use crate::identity::{ClaimTemplate, MembershipRule};
 pub use file::TokenLoginMode;
 pub use introspection::{Introspection, IntrospectionClient};
+pub use logout::Logout;
 pub use metrics::Metrics;
 pub use pages::Pages;
 pub use rate_limits::{IpNet, RateLimits, canonical_ip};
@@ -67,6 +69,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub pages: Pages,
     pub metrics: Metrics,
+    pub logout: Logout,
 }
 
 /// How the departments' homeservers name the bridge in their `oidc_providers`.

@@ -259,6 +259,7 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
     let rate_limits = super::rate_limits::validate(&mut p, file.rate_limits);
     let pages = super::pages::validate(&mut p, file.pages);
     let metrics = super::metrics::validate(&mut p, file.metrics, listen);
+    let logout = super::logout::validate(&mut p, file.logout);
 
     if !p.0.is_empty() {
         return Err(ConfigError(p.0));
@@ -268,6 +269,7 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
         rate_limits,
         pages,
         metrics,
+        logout,
         public_base_url,
         listen,
         database_url: file.database_url,

@@ -350,13 +350,14 @@ async fn admit(
         &upstream,
     )
     .await?;
+    let session = &upstream.session;
     if !services
         .store
-        .advance_flow(
+        .authenticate_flow(
             &flow.id,
-            state::UPSTREAM,
-            state::AUTHENTICATED,
-            Some(&identity.id),
+            &identity.id,
+            session.id.as_deref().map(hash_secret).as_deref(),
+            session.name_id.as_deref().map(hash_secret).as_deref(),
             services.now(),
         )
         .await?

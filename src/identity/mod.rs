@@ -19,4 +19,14 @@ pub struct UpstreamIdentity {
     pub issuer: String,
     pub subject: String,
     pub claims: Claims,
+    /// The IdP's own names for this login, for its single logout later.
+    pub session: UpstreamSession,
+}
+
+/// How an IdP names a login when it ends it: OIDC's `sid`, SAML's SessionIndex
+/// (`id`) and NameID.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamSession {
+    pub id: Option<String>,
+    pub name_id: Option<String>,
 }

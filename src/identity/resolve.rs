@@ -131,6 +131,7 @@ mod tests {
             issuer: "https://idp.ac.cdl".into(),
             subject: subject.into(),
             claims,
+            session: Default::default(),
         }
     }
 

@@ -107,6 +107,7 @@ impl LocalCache {
             moka::future::Cache::builder()
                 .max_capacity(max_entries)
                 .expire_after(ExpireWithVerdict)
+                .support_invalidation_closures()
                 .build(),
         )
     }
@@ -141,6 +142,18 @@ impl LocalCache {
             .await?;
         let filled = entry.is_fresh();
         Ok((entry.into_value(), filled))
+    }
+
+    /// Drops every active verdict of `user_id` (their session ended): the next
+    /// look-up asks the homeserver again.
+    pub fn forget_user(&self, user_id: &str) {
+        let user_id = user_id.to_owned();
+        let dropped = self.0.invalidate_entries_if(move |_, cached| {
+            matches!(&cached.entry.whoami, Whoami::Active(holder) if holder.user_id == user_id)
+        });
+        if let Err(e) = dropped {
+            tracing::error!(error = %e, "could not drop a user's cached token verdicts");
+        }
     }
 
     /// Exact after pending evictions are applied.

@@ -169,6 +169,23 @@ impl Introspector {
         found
     }
 
+    /// Forgets every verdict on `user_id`'s tokens, here and in Redis: their
+    /// session ended, so the next look-up asks the homeserver.
+    pub async fn forget_user(&self, user_id: &str) {
+        self.local.forget_user(user_id);
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.forget_user(user_id).await
+        {
+            tracing::warn!(error = %e, "could not drop a user's shared token verdicts in Redis");
+        }
+    }
+
+    /// Forgets `user_id`'s verdicts in this instance's memory only (another
+    /// instance already dropped the shared ones).
+    pub fn forget_user_here(&self, user_id: &str) {
+        self.local.forget_user(user_id);
+    }
+
     /// Entries in the in-memory cache (for metrics and benchmarks).
     pub async fn cached_entries(&self) -> u64 {
         self.local.entry_count().await

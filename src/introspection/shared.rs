@@ -9,6 +9,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::cache::{Entry, Key};
 
 const PREFIX: &str = "sso-bridge:whoami:v1:";
+/// Per user, the keys of their active verdicts, so a logout can drop them all.
+const USER_PREFIX: &str = "sso-bridge:whoami-user:v1:";
 
 pub struct SharedCache {
     connection: ConnectionManager,
@@ -47,8 +49,34 @@ impl SharedCache {
         }
         let value = serde_json::to_string(entry).unwrap_or_default();
         let mut connection = self.connection.clone();
-        connection.pset_ex(redis_key(key), value, ttl_ms).await
+        let mut pipe = redis::pipe();
+        pipe.pset_ex(redis_key(key), value, ttl_ms).ignore();
+        if let super::whoami::Whoami::Active(holder) = &entry.whoami {
+            let index = user_key(&holder.user_id);
+            pipe.sadd(&index, redis_key(key))
+                .ignore()
+                .pexpire(&index, i64::try_from(ttl_ms).unwrap_or(i64::MAX))
+                .ignore();
+        }
+        pipe.query_async(&mut connection).await
     }
+
+    /// Drops every shared verdict of `user_id`, for every instance.
+    pub async fn forget_user(&self, user_id: &str) -> Result<(), redis::RedisError> {
+        let mut connection = self.connection.clone();
+        let index = user_key(user_id);
+        let keys: Vec<String> = connection.smembers(&index).await?;
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.del(key).ignore();
+        }
+        pipe.del(&index).ignore();
+        pipe.query_async(&mut connection).await
+    }
+}
+
+fn user_key(user_id: &str) -> String {
+    format!("{USER_PREFIX}{user_id}")
 }
 
 fn redis_key(key: &Key) -> String {

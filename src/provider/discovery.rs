@@ -19,6 +19,10 @@ pub fn document(config: &Config, signing_algorithm: &str) -> serde_json::Value {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "preferred_username", "name"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "preferred_username", "name"],
+        // Logout tokens go to each homeserver's back-channel logout endpoint,
+        // with the `sid` of the id_token it received.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::ProviderError;
 use crate::crypto::{constant_time_eq, hash_secret, is_valid_pkce_verifier, pkce_s256};
 use crate::services::Services;
+use crate::store::NewSession;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenForm {
@@ -152,6 +153,27 @@ pub async fn exchange(
             ProviderError::InvalidGrant("the user of this code no longer exists".into())
         })?;
 
+    // This login's session at the department, named by `sid` so that the bridge
+    // can end it there later (back-channel logout), with where it came from.
+    let flow = services.store.flow(&row.flow_id, now).await?;
+    let sid = services.random.token(16);
+    services
+        .store
+        .insert_session(NewSession {
+            sid: &sid,
+            identity_id: &identity.id,
+            department: &client_id,
+            upstream_id: flow.as_ref().and_then(|f| f.upstream_id.as_deref()),
+            upstream_session_hash: flow
+                .as_ref()
+                .and_then(|f| f.upstream_session_hash.as_deref()),
+            upstream_name_id_hash: flow
+                .as_ref()
+                .and_then(|f| f.upstream_name_id_hash.as_deref()),
+            now,
+        })
+        .await?;
+
     let lifetime = services.config.lifetimes.access_token;
     let access_token = services.random.token(32);
     services
@@ -166,6 +188,7 @@ pub async fn exchange(
         "exp": now + lifetime,
         "auth_time": now,
         "preferred_username": identity.localpart,
+        "sid": sid,
     });
     if let Some(name) = &identity.display_name {
         claims["name"] = name.clone().into();

@@ -15,6 +15,9 @@ pub struct FlowRow {
     pub pending_authorize: Option<String>,
     pub identity_id: Option<String>,
     pub failure: Option<String>,
+    /// The IdP's session reference and NameID of this login, hashed (single logout).
+    pub upstream_session_hash: Option<String>,
+    pub upstream_name_id_hash: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -31,7 +34,8 @@ pub struct NewFlow<'a> {
 }
 
 const COLUMNS: &str = "id, browser_hash, origin, redirect_url, department, state, upstream_id, \
-                       pending_authorize, identity_id, failure, created_at, expires_at";
+                       pending_authorize, identity_id, failure, upstream_session_hash, \
+                       upstream_name_id_hash, created_at, expires_at";
 
 impl Store {
     pub async fn insert_flow(&self, flow: NewFlow<'_>) -> StoreResult<()> {
@@ -168,6 +172,33 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(from)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The IdP vouched for the user: the flow moves from `upstream` to
+    /// `authenticated`, with the identity and the IdP's (hashed) session names.
+    pub async fn authenticate_flow(
+        &self,
+        id: &str,
+        identity_id: &str,
+        upstream_session_hash: Option<&str>,
+        upstream_name_id_hash: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let _gate = self.write_gate().await;
+        let done = sqlx::query(
+            "UPDATE flows SET state = 'authenticated', identity_id = $1, \
+             upstream_session_hash = $2, upstream_name_id_hash = $3, \
+             upstream_state_hash = NULL, updated_at = $4 \
+             WHERE id = $5 AND state = 'upstream' AND expires_at >= $4",
+        )
+        .bind(identity_id)
+        .bind(upstream_session_hash)
+        .bind(upstream_name_id_hash)
+        .bind(now)
+        .bind(id)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)

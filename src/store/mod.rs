@@ -6,12 +6,14 @@ mod auth_codes;
 mod flows;
 mod identities;
 mod login_token_routes;
+mod sessions;
 mod signing_keys;
 
 pub use auth_codes::{AccessTokenRow, AuthCodeRow, NewAuthCode};
 pub use flows::{FlowRow, NewFlow};
 pub use identities::{IdentityRow, NewIdentity};
 pub use login_token_routes::LoginTokenRoute;
+pub use sessions::{DeliveryRow, NewSession, SessionFilter, SessionRow};
 pub use signing_keys::SigningKeyRow;
 
 use std::str::FromStr;

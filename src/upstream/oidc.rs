@@ -19,7 +19,7 @@ use url::Url;
 
 use super::{UpstreamError, error_chain};
 use crate::config::OidcUpstream;
-use crate::identity::{Claims, UpstreamIdentity};
+use crate::identity::{Claims, UpstreamIdentity, UpstreamSession};
 
 /// Discovery documents and keys are re-read after this long, or after a failed check.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
@@ -257,10 +257,18 @@ impl OidcClient {
             .ok_or_else(|| {
                 UpstreamError::Invalid("the id_token payload is not a JSON object".into())
             })?;
+        let session = UpstreamSession {
+            id: payload
+                .get("sid")
+                .and_then(|sid| sid.as_str())
+                .map(str::to_owned),
+            name_id: None,
+        };
         Ok(UpstreamIdentity {
             issuer: verified.issuer().to_string(),
             subject: verified.subject().to_string(),
             claims: Claims::from_json(&payload),
+            session,
         })
     }
 }

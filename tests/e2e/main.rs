@@ -10,3 +10,4 @@ mod hardening;
 mod introspection;
 mod keys;
 mod login;
+mod logout;

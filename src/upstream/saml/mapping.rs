@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use samael::schema::Assertion;
 
 use super::{SamlError, VerifiedAssertion};
-use crate::identity::{Claims, UpstreamIdentity};
+use crate::identity::{Claims, UpstreamIdentity, UpstreamSession};
 
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 
@@ -143,6 +143,14 @@ pub fn to_verified(
             issuer: idp_entity_id.to_owned(),
             subject,
             claims,
+            session: UpstreamSession {
+                id: assertion
+                    .authn_statements
+                    .iter()
+                    .flatten()
+                    .find_map(|s| s.session_index.clone()),
+                name_id: name_id.map(|n| n.value.trim().to_owned()),
+            },
         },
     })
 }

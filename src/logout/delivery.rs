@@ -1,0 +1,165 @@
+//! Delivering logout tokens to the homeservers: due deliveries are claimed in
+//! the database (one instance per attempt), POSTed to the homeserver's
+//! back-channel logout endpoint, and kept until it answers 2xx, retried with
+//! backoff across restarts, given up after `[logout] give_up_after_seconds`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::services::Services;
+use crate::store::DeliveryRow;
+use crate::upstream::error_chain;
+
+/// How long one attempt belongs to the instance that claimed it.
+const LEASE_SECONDS: i64 = 30;
+/// Deliveries claimed per round.
+const BATCH: i64 = 32;
+
+/// Works the queue: at once when a session ends here, otherwise every second
+/// (deliveries queued by another instance, retries that fall due).
+pub async fn run(services: Arc<Services>) {
+    let mut last_seen = services.now();
+    loop {
+        if let Err(e) = deliver_due(&services).await {
+            tracing::warn!(error = %e, "logout deliveries: the database did not answer");
+        }
+        last_seen = forget_delivered_elsewhere(&services, last_seen).await;
+        tokio::select! {
+            () = services.logout_wakeup.notified() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// One round: every due delivery this instance could claim, sent in parallel.
+/// Returns how many were attempted.
+pub async fn deliver_due(services: &Arc<Services>) -> Result<usize, crate::store::StoreError> {
+    let now = services.now();
+    let claimed = services
+        .store
+        .claim_due_deliveries(now, LEASE_SECONDS, BATCH)
+        .await?;
+    let count = claimed.len();
+    let mut attempts = tokio::task::JoinSet::new();
+    for delivery in claimed {
+        let services = services.clone();
+        attempts.spawn(async move { attempt(&services, delivery).await });
+    }
+    while attempts.join_next().await.is_some() {}
+    Ok(count)
+}
+
+/// Sends one logout token and records the outcome.
+async fn attempt(services: &Services, delivery: DeliveryRow) {
+    let outcome = send(services, &delivery).await;
+    let now = services.now();
+    let recorded = match outcome {
+        Ok(()) => {
+            services
+                .metrics
+                .logout_delivery(&delivery.department, "delivered");
+            tracing::info!(department = %delivery.department, attempts = delivery.attempts, "logout delivered to the homeserver");
+            services.store.delivery_done(&delivery.id, now).await
+        }
+        Err(error) => {
+            let give_up = now >= delivery.give_up_at;
+            let wait = backoff(delivery.attempts);
+            if give_up {
+                services
+                    .metrics
+                    .logout_delivery(&delivery.department, "given_up");
+                tracing::error!(
+                    department = %delivery.department,
+                    attempts = delivery.attempts,
+                    %error,
+                    "logout never reached the homeserver; given up: the session may live on there"
+                );
+            } else {
+                services
+                    .metrics
+                    .logout_delivery(&delivery.department, "retry");
+                tracing::warn!(
+                    department = %delivery.department,
+                    attempts = delivery.attempts,
+                    retry_in_seconds = wait,
+                    %error,
+                    "logout not delivered to the homeserver yet; kept for a retry"
+                );
+            }
+            services
+                .store
+                .delivery_failed(&delivery.id, &error, now + wait, give_up, now)
+                .await
+        }
+    };
+    if let Err(e) = recorded {
+        // The lease runs out and the delivery is tried again: at least once.
+        tracing::warn!(error = %e, "could not record a logout delivery's outcome");
+    }
+}
+
+/// Seconds before the next attempt: 2, 4, 8, … up to five minutes.
+fn backoff(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.clamp(1, 9)).unwrap_or(1);
+    (1i64 << doublings).min(300)
+}
+
+async fn send(services: &Services, delivery: &DeliveryRow) -> Result<(), String> {
+    let department = services
+        .config
+        .department(&delivery.department)
+        .ok_or("the department is no longer configured")?;
+    let url = department
+        .homeserver
+        .base_url
+        .join("_synapse/client/oidc/backchannel_logout")
+        .map_err(|e| e.to_string())?;
+    let token = super::token::logout_token(services, delivery)
+        .await
+        .map_err(|e| e.to_string())?;
+    let response = services
+        .http
+        .post(url)
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = response.text().await.unwrap_or_default();
+    let body: String = body.chars().take(200).collect();
+    Err(format!("HTTP {status}: {body}"))
+}
+
+/// Drops, in this instance's memory, the cached verdicts of users whose logout
+/// another instance delivered since `since`; returns the new mark.
+async fn forget_delivered_elsewhere(services: &Services, since: i64) -> i64 {
+    let now = services.now();
+    match services.store.sessions_delivered_since(since).await {
+        Ok(sessions) => {
+            for session in &sessions {
+                if let Some(user_id) = super::user_id(services, session) {
+                    services.introspector.forget_user_here(&user_id);
+                }
+            }
+            // Overlap one second: a delivery recorded in the same second is seen again, harmlessly.
+            now - 1
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read recent logouts");
+            since
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn retries_back_off_from_two_seconds_to_five_minutes() {
+        assert_eq!([1, 2, 3, 8, 9, 50].map(backoff), [2, 4, 8, 256, 300, 300]);
+    }
+}
