@@ -191,6 +191,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .wrap(from_fn(address_limit::saml_acs)),
             ),
     )
+    .service(
+        web::resource("/_sso_bridge/upstream/oidc/{upstream}/backchannel-logout")
+            .app_data(form_error(MAX_FORM_BYTES, false))
+            .route(
+                web::post()
+                    .to(upstream::oidc_backchannel_logout)
+                    .wrap(from_fn(address_limit::token)),
+            ),
+    )
     .route(
         "/_sso_bridge/upstream/saml/{upstream}/metadata",
         web::get().to(upstream::saml_metadata),

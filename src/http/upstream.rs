@@ -100,3 +100,50 @@ pub async fn saml_metadata(
         .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
         .body(xml))
 }
+
+#[derive(Deserialize)]
+pub struct BackchannelLogoutForm {
+    logout_token: Option<String>,
+}
+
+/// OpenID Connect Back-Channel Logout from an upstream IdP: 200 when the token
+/// is good (whether or not a session matched), 400 with an OAuth error otherwise.
+pub async fn oidc_backchannel_logout(
+    services: web::Data<Services>,
+    upstream_id: web::Path<String>,
+    form: web::Form<BackchannelLogoutForm>,
+) -> HttpResponse {
+    if services.upstreams.oidc(&upstream_id).is_none() {
+        return logout_refused("no such upstream");
+    }
+    let Some(token) = form.logout_token.as_deref() else {
+        return logout_refused("logout_token is missing");
+    };
+    let services = services.into_inner();
+    match crate::logout::upstream::oidc_backchannel_logout(&services, &upstream_id, token).await {
+        Ok(_) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Err(crate::upstream::oidc::LogoutTokenError::Unavailable(_)) => {
+            HttpResponse::ServiceUnavailable()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::RETRY_AFTER, "5"))
+                .json(serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "the logout could not be processed now; send it again",
+                }))
+        }
+        Err(e) => logout_refused(e.reason()),
+    }
+}
+
+/// The spec's refusal: 400 with `invalid_request` and why (a stable label only,
+/// never the token's content).
+fn logout_refused(why: &str) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": why,
+        }))
+}

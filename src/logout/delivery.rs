@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::services::Services;
-use crate::store::DeliveryRow;
+use crate::store::{DeliveryRow, SessionRow};
 use crate::upstream::error_chain;
 
 /// How long one attempt belongs to the instance that claimed it.
@@ -28,6 +28,29 @@ pub async fn run(services: Arc<Services>) {
             () = services.logout_wakeup.notified() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Delivers the logout tokens of `ended` now, waiting at most 1.5 s (IdPs wait
+/// 2.5 s or more for an answer): an IdP's logout is answered once the
+/// homeservers have (usually) taken theirs, so whatever asks next finds the
+/// sessions gone. This instance's worker may send some of them meanwhile; what
+/// does not land in time stays queued for it.
+pub async fn deliver_promptly(services: &Arc<Services>, ended: &[SessionRow]) {
+    let sids: Vec<String> = ended.iter().map(|s| s.sid.clone()).collect();
+    let work = async {
+        loop {
+            deliver_due(services).await?;
+            if services.store.pending_deliveries(&sids).await?.is_empty() {
+                return Ok::<(), crate::store::StoreError>(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    match tokio::time::timeout(Duration::from_millis(1500), work).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "logout deliveries: the database did not answer"),
+        Err(_) => tracing::info!("logout deliveries still pending; the worker goes on with them"),
     }
 }
 
@@ -59,6 +82,9 @@ async fn attempt(services: &Services, delivery: DeliveryRow) {
                 .metrics
                 .logout_delivery(&delivery.department, "delivered");
             tracing::info!(department = %delivery.department, attempts = delivery.attempts, "logout delivered to the homeserver");
+            // A look-up between the session's end and now may have cached the
+            // homeserver's last "active": drop it again.
+            forget_session_user(services, &delivery.sid).await;
             services.store.delivery_done(&delivery.id, now).await
         }
         Err(error) => {
@@ -131,6 +157,20 @@ async fn send(services: &Services, delivery: &DeliveryRow) -> Result<(), String>
     let body = response.text().await.unwrap_or_default();
     let body: String = body.chars().take(200).collect();
     Err(format!("HTTP {status}: {body}"))
+}
+
+async fn forget_session_user(services: &Services, sid: &str) {
+    if let Ok(sessions) = services
+        .store
+        .sessions(&crate::store::SessionFilter::Sid(sid), true)
+        .await
+    {
+        for session in &sessions {
+            if let Some(user_id) = super::user_id(services, session) {
+                services.introspector.forget_user(&user_id).await;
+            }
+        }
+    }
 }
 
 /// Drops, in this instance's memory, the cached verdicts of users whose logout

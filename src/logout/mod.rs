@@ -7,6 +7,7 @@
 
 pub mod delivery;
 mod token;
+pub mod upstream;
 
 use crate::services::Services;
 use crate::store::{SessionFilter, SessionRow, StoreResult};

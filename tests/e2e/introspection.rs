@@ -21,7 +21,7 @@ fn basic(service: &str) -> String {
 }
 
 /// RFC 7662 introspection at `bridge_url` as `service`.
-async fn introspect(
+pub(crate) async fn introspect(
     bridge_url: &str,
     service: &str,
     token: &str,

@@ -2,6 +2,8 @@
 //! department's Synapse told by OIDC Back-Channel Logout (configured only by
 //! `homeserver-config`), the bridge's token-validation cache dropped.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -88,4 +90,252 @@ async fn sessions_end_for_one_person_in_one_department_ends_that_session_only() 
     // Once ended, nothing is left to end.
     let again = sessions_command(w, &["end", "--department", "eng", "--user", "frank"]);
     assert_eq!(again, "no live session matches\n");
+}
+
+/// The token's verdict at the bridge's introspection, as a university service sees it.
+async fn introspected_active(session: &LoggedIn) -> bool {
+    let (status, body, _) = crate::introspection::introspect(
+        &world().bridge_url,
+        "sessions",
+        &session.access_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["active"].as_bool().unwrap()
+}
+
+/// Ends the person's session at the test OIDC IdP the way they would: its
+/// logout page (`/session/end`), confirmed. The IdP then sends its logout
+/// tokens, and answers once the bridge has answered them.
+async fn log_out_at_the_idp(browser: &Browser) {
+    let w = world();
+    let page = browser.get(&format!("{}/session/end", w.idp_url)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let xsrf = crate::support::browser::hidden(&page, "xsrf")
+        .unwrap_or_else(|| panic!("the IdP's logout form: {}", page.body));
+    let done = browser
+        .post_form(
+            &format!("{}/session/end/confirm", w.idp_url),
+            &[("xsrf".into(), xsrf), ("logout".into(), "yes".into())],
+        )
+        .await;
+    assert!(
+        done.status.is_success() || done.status.is_redirection(),
+        "{} {}",
+        done.status,
+        done.body
+    );
+}
+
+#[tokio::test]
+async fn the_idps_logout_ends_the_persons_sessions_in_every_department() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    // Erin belongs to two departments; one browser, one IdP session.
+    let browser = Browser::new();
+    let at_eng = login(&browser, &person("erin", "eng"), Some("eng")).await;
+    let at_hist = login(&browser, &person("erin", "hist"), Some("hist")).await;
+    assert_eq!(at_eng.user_id, "@erin:eng.test");
+    assert_eq!(at_hist.user_id, "@erin:hist.test");
+    // A service has validated both tokens: the verdicts are cached.
+    assert!(introspected_active(&at_eng).await);
+    assert!(introspected_active(&at_hist).await);
+    let accepted_before = w
+        .metric(
+            &w.bridge_url,
+            "sso_bridge_upstream_logouts_total",
+            &["result=\"accepted\""],
+        )
+        .await;
+
+    log_out_at_the_idp(&browser).await;
+
+    // The cache was dropped: inactive at once, in both departments.
+    assert!(!introspected_active(&at_eng).await, "eng at once");
+    assert!(!introspected_active(&at_hist).await, "hist at once");
+    until_token_dies(&at_eng).await;
+    until_token_dies(&at_hist).await;
+    let accepted = w
+        .metric(
+            &w.bridge_url,
+            "sso_bridge_upstream_logouts_total",
+            &["result=\"accepted\""],
+        )
+        .await;
+    assert_eq!(
+        accepted,
+        accepted_before + 1.0,
+        "one logout token from the IdP"
+    );
+}
+
+/// The test OIDC IdP's own signing key (its `jwks.json` holds the private part).
+fn idp_key() -> rsa::RsaPrivateKey {
+    let jwks: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            crate::support::world::root().join("tests/peers/oidc-idp/jwks.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let key = &jwks["keys"][0];
+    let big = |name: &str| {
+        rsa::BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(key[name].as_str().unwrap()).unwrap())
+    };
+    rsa::RsaPrivateKey::from_components(big("n"), big("e"), big("d"), vec![big("p"), big("q")])
+        .unwrap()
+}
+
+/// A compact JWS over `header` and `claims`, RS256 with `key`.
+fn jws(key: &rsa::RsaPrivateKey, header: &Value, claims: &Value) -> String {
+    use sha2::Digest;
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = key
+        .sign(
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(input.as_bytes()),
+        )
+        .unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// POSTs a logout token to the bridge's back-channel logout endpoint.
+async fn send_logout_token(token: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}_sso_bridge/upstream/oidc/university/backchannel-logout",
+            world().bridge_url
+        ))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let key = idp_key();
+    let header =
+        serde_json::json!({ "alg": "RS256", "kid": "test-idp-key-1", "typ": "logout+jwt" });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let good = |jti: &str| {
+        serde_json::json!({
+            "iss": w.idp_url, "aud": "sso-bridge", "iat": now, "jti": jti,
+            "sid": format!("no-such-session-{jti}"),
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        })
+    };
+    // The harness is right: a well-made token is taken (no session matches: 200 still).
+    let (status, body) = send_logout_token(&jws(&key, &header, &good("ok-1"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let other_key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+    let tripwires = crate::support::tripwire::Tripwires::set();
+    let with = |changes: Value| {
+        let mut claims = good(&format!("jti-{}", rand::random::<u64>()));
+        for (k, v) in changes.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        claims
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "another key",
+            jws(&other_key, &header, &with(serde_json::json!({}))),
+            "signature",
+        ),
+        (
+            "another audience",
+            jws(
+                &key,
+                &header,
+                &with(serde_json::json!({ "aud": "someone-else" })),
+            ),
+            "audience",
+        ),
+        (
+            "another issuer",
+            jws(
+                &key,
+                &header,
+                &with(serde_json::json!({ "iss": "https://evil.example" })),
+            ),
+            "issuer",
+        ),
+        (
+            "a nonce",
+            jws(&key, &header, &with(serde_json::json!({ "nonce": "n" }))),
+            "nonce",
+        ),
+        (
+            "an hour old",
+            jws(
+                &key,
+                &header,
+                &with(serde_json::json!({ "iat": now - 3600 })),
+            ),
+            "iat",
+        ),
+        (
+            "no event",
+            jws(&key, &header, &with(serde_json::json!({ "events": {} }))),
+            "events",
+        ),
+        (
+            "a replayed jti",
+            jws(&key, &header, &good("ok-1")),
+            "replay",
+        ),
+        (
+            "a key URL to fetch",
+            jws(
+                &key,
+                &serde_json::json!({ "alg": "RS256", "jku": tripwires.http_url() }),
+                &with(serde_json::json!({})),
+            ),
+            "malformed",
+        ),
+        (
+            "no signature (alg none)",
+            format!(
+                "{}.{}.",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+                URL_SAFE_NO_PAD.encode(with(serde_json::json!({})).to_string())
+            ),
+            "algorithm",
+        ),
+    ];
+    for (what, token, reason) in cases {
+        let before = w
+            .metric(
+                &w.bridge_url,
+                "sso_bridge_upstream_logouts_total",
+                &[&format!("result=\"{reason}\"")],
+            )
+            .await;
+        let (status, body) = send_logout_token(&token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_request", "{what}: {body}");
+        let after = w
+            .metric(
+                &w.bridge_url,
+                "sso_bridge_upstream_logouts_total",
+                &[&format!("result=\"{reason}\"")],
+            )
+            .await;
+        assert_eq!(after, before + 1.0, "{what} refused as {reason}: {body}");
+    }
+    tripwires.assert_untouched();
 }

@@ -18,6 +18,7 @@ pub const TRUSTED_CLIENT: &str = "http://127.0.0.1:9/client/";
 /// look-ups and then almost none.
 pub const SERVICES: &[&str] = &[
     "portal", "flooder", "coalesce", "shared", "random", "hint", "down", "logout", "proxy",
+    "sessions",
 ];
 
 pub fn service_secret(id: &str) -> String {
@@ -168,6 +169,7 @@ fn start_world() -> World {
             format!("{redirect_bridge_url}_sso_bridge/upstream/oidc/university/callback"),
             format!("http://127.0.0.1:{login_bridge_port}/_sso_bridge/upstream/oidc/university/callback"),
         ],
+        "backchannel_logout_uri": format!("{bridge_url}_sso_bridge/upstream/oidc/university/backchannel-logout"),
     }]);
     let (out, err) = log_file(&dir, "idp.log");
     let mut idp = Command::new("node");

@@ -3,7 +3,10 @@
 // plain login form (consent is granted without a page, as a university SSO does).
 //
 // Environment: PORT, ISSUER (default http://127.0.0.1:PORT), CLIENTS_JSON
-// (array of {client_id, client_secret, redirect_uris}), USERS_FILE.
+// (array of {client_id, client_secret, redirect_uris, backchannel_logout_uri?}),
+// USERS_FILE. Ending a session (`/session/end`, the spec's RP-initiated logout
+// page) sends a logout token to each client with a backchannel_logout_uri that
+// the session logged in to (Back-Channel Logout, with `sid`).
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +25,9 @@ const clients = JSON.parse(process.env.CLIENTS_JSON || '[]').map((c) => ({
   grant_types: ['authorization_code'],
   response_types: ['code'],
   token_endpoint_auth_method: c.token_endpoint_auth_method || 'client_secret_basic',
+  ...(c.backchannel_logout_uri
+    ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true }
+    : {}),
 }));
 
 const bySub = new Map(users.map((u) => [u.sub, u]));
@@ -42,7 +48,13 @@ const provider = new Provider(issuer, {
     profile: ['name', 'given_name', 'family_name', 'preferred_username', 'department', 'affiliation'],
     email: ['email', 'email_verified'],
   },
-  features: { devInteractions: { enabled: false } },
+  features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true } },
+  // oidc-provider refuses outbound requests to loopback and private addresses
+  // (SSRF protection); the bridge it sends logout tokens to is on 127.0.0.1 here.
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
     const user = bySub.get(sub);
@@ -51,6 +63,8 @@ const provider = new Provider(issuer, {
   },
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
+provider.on('backchannel.success', (ctx, client) => console.log('backchannel logout sent to', client.clientId));
+provider.on('backchannel.error', (ctx, err, client) => console.error('backchannel logout to', client.clientId, 'failed:', err.message));
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 

@@ -1,6 +1,8 @@
 //! The OpenID Connect relying party for one upstream IdP: discovery (cached),
 //! authorization code with PKCE S256, state, nonce, issuer and id_token checks.
 
+mod logout_token;
+
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -32,6 +34,11 @@ pub struct MoreProviderMetadata {
     /// then refused (it may come from another IdP: a mix-up).
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// OpenID Connect Back-Channel Logout: the IdP sends logout tokens, with `sid`.
+    #[serde(default)]
+    pub backchannel_logout_supported: bool,
+    #[serde(default)]
+    pub backchannel_logout_session_supported: bool,
 }
 
 impl openidconnect::AdditionalProviderMetadata for MoreProviderMetadata {}
@@ -51,6 +58,8 @@ pub type ProviderMetadata = openidconnect::ProviderMetadata<
     CoreResponseType,
     CoreSubjectIdentifierType,
 >;
+
+pub use logout_token::{LogoutClaims, LogoutTokenError};
 
 pub struct OidcClient {
     config: OidcUpstream,

@@ -1,0 +1,89 @@
+//! Single logout coming from the university's IdPs: an OIDC IdP's logout token
+//! (back-channel), a SAML IdP's LogoutRequest. Verified fail-closed; then the
+//! sessions it names end in every department.
+
+use std::sync::Arc;
+
+use crate::crypto::hash_secret;
+use crate::services::Services;
+use crate::store::{SessionFilter, SessionRow};
+use crate::upstream::oidc::LogoutTokenError;
+
+use super::{Cause, end_sessions};
+
+/// `POST …/upstream/oidc/{id}/backchannel-logout`: verifies the logout token
+/// (signature by the IdP's keys, claims, `jti` never seen before) and ends the
+/// sessions of its `sid`, or of its `sub` everywhere. Returns how many ended.
+pub async fn oidc_backchannel_logout(
+    services: &Arc<Services>,
+    upstream_id: &str,
+    logout_token: &str,
+) -> Result<usize, LogoutTokenError> {
+    let result = verify_and_end(services, upstream_id, logout_token).await;
+    match &result {
+        Ok(ended) => {
+            services.metrics.upstream_logout(upstream_id, "accepted");
+            tracing::info!(upstream = %upstream_id, sessions = ended.len(), "upstream back-channel logout");
+            super::delivery::deliver_promptly(services, ended).await;
+        }
+        Err(e) => {
+            services.metrics.upstream_logout(upstream_id, e.reason());
+            tracing::warn!(upstream = %upstream_id, reason = e.reason(), error = %e, "upstream logout token refused");
+        }
+    }
+    result.map(|ended| ended.len())
+}
+
+async fn verify_and_end(
+    services: &Services,
+    upstream_id: &str,
+    logout_token: &str,
+) -> Result<Vec<SessionRow>, LogoutTokenError> {
+    let client = services
+        .upstreams
+        .oidc(upstream_id)
+        .ok_or(LogoutTokenError::Malformed("no such upstream"))?;
+    let claims = client
+        .verify_logout_token(logout_token, services.now())
+        .await?;
+    let fresh = services
+        .store
+        .remember_assertion(
+            &format!("oidc-logout:{upstream_id}"),
+            &hash_secret(&claims.jti),
+            claims.remember_until,
+        )
+        .await
+        .map_err(|e| LogoutTokenError::Unavailable(e.to_string()))?;
+    if !fresh {
+        return Err(LogoutTokenError::Replay);
+    }
+    let ended = match (&claims.sid, &claims.sub) {
+        (Some(sid), _) => {
+            let session_hash = hash_secret(sid);
+            end_sessions(
+                services,
+                &SessionFilter::UpstreamSession {
+                    upstream_id,
+                    session_hash: &session_hash,
+                },
+                Cause::OidcLogout,
+            )
+            .await
+        }
+        (None, Some(sub)) => {
+            end_sessions(
+                services,
+                &SessionFilter::Person {
+                    issuer: client.issuer(),
+                    subject: sub,
+                },
+                Cause::OidcLogout,
+            )
+            .await
+        }
+        (None, None) => return Err(LogoutTokenError::Subject),
+    }
+    .map_err(|e| LogoutTokenError::Unavailable(e.to_string()))?;
+    Ok(ended)
+}
