@@ -10,8 +10,12 @@ use crate::services::Services;
 use crate::store::{DeliveryRow, SessionRow};
 use crate::upstream::error_chain;
 
-/// How long one attempt belongs to the instance that claimed it.
-const LEASE_SECONDS: i64 = 30;
+/// How long one attempt may take: a homeserver answers a logout in milliseconds.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one attempt belongs to the instance that claimed it: longer than an
+/// attempt, so no other instance sends the same delivery meanwhile; short, so
+/// an instance that stopped mid-attempt delays the retry little.
+const LEASE_SECONDS: i64 = 10;
 /// Deliveries claimed per round.
 const BATCH: i64 = 32;
 
@@ -146,6 +150,7 @@ async fn send(services: &Services, delivery: &DeliveryRow) -> Result<(), String>
     let response = services
         .http
         .post(url)
+        .timeout(ATTEMPT_TIMEOUT)
         .form(&[("logout_token", token.as_str())])
         .send()
         .await

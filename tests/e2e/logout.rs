@@ -29,7 +29,11 @@ pub(crate) async fn whoami_status(session: &LoggedIn) -> (StatusCode, Value) {
 
 /// Waits (up to 10 s) until the homeserver refuses the token as unknown.
 pub(crate) async fn until_token_dies(session: &LoggedIn) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    until_token_dies_within(session, 10).await;
+}
+
+pub(crate) async fn until_token_dies_within(session: &LoggedIn, seconds: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     loop {
         let (status, body) = whoami_status(session).await;
         if status == StatusCode::UNAUTHORIZED {
@@ -338,4 +342,54 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
         assert_eq!(after, before + 1.0, "{what} refused as {reason}: {body}");
     }
     tripwires.assert_untouched();
+}
+
+#[tokio::test]
+async fn a_logout_waits_for_a_homeserver_that_is_down_across_a_bridge_restart() {
+    let w = world();
+    // Exclusive: History's Synapse is frozen and the bridge restarted.
+    let _exclusive = w.bridge_lock.write().await;
+    let heidi = login(&Browser::new(), &person("heidi", "hist"), Some("hist")).await;
+    w.pause_homeserver("hist");
+    let ended = sessions_command(
+        w,
+        &[
+            "end",
+            "--department",
+            "hist",
+            "--user",
+            "heidi",
+            "--wait",
+            "1",
+        ],
+    );
+    assert!(
+        ended.contains("@heidi:hist.test")
+            && ended.contains("queued, the homeserver has not taken it yet"),
+        "{ended}"
+    );
+    w.restart_bridge().await;
+    w.resume_homeserver("hist");
+    // The restarted bridge finds the delivery in the database and sends it
+    // (the frozen Synapse may also act on the first attempt's request once it
+    // runs again; the delivery still counts only when a 2xx came back).
+    until_token_dies_within(&heidi, 40).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let delivered = w
+            .metric(
+                &w.bridge_url,
+                "sso_bridge_logout_deliveries_total",
+                &["department=\"hist\"", "outcome=\"delivered\""],
+            )
+            .await;
+        if delivered >= 1.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted bridge never delivered the queued logout"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
