@@ -5,6 +5,7 @@
 mod support;
 
 mod acs_flood;
+mod clients;
 mod doctor;
 mod hardening;
 mod introspection;
