@@ -200,6 +200,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .wrap(from_fn(address_limit::token)),
             ),
     )
+    .service(
+        web::resource("/_sso_bridge/upstream/saml/{upstream}/slo")
+            .app_data(form_error(MAX_SAML_RESPONSE_BYTES, true))
+            .route(
+                web::get()
+                    .to(upstream::saml_slo_redirect)
+                    .wrap(from_fn(address_limit::saml_acs)),
+            )
+            .route(
+                web::post()
+                    .to(upstream::saml_slo_post)
+                    .wrap(from_fn(address_limit::saml_acs)),
+            ),
+    )
     .route(
         "/_sso_bridge/upstream/saml/{upstream}/metadata",
         web::get().to(upstream::saml_metadata),

@@ -147,3 +147,73 @@ fn logout_refused(why: &str) -> HttpResponse {
             "error_description": why,
         }))
 }
+
+/// IdP-initiated SAML single logout, HTTP-Redirect binding: the raw query
+/// string is what the signature covers.
+pub async fn saml_slo_redirect(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    upstream_id: web::Path<String>,
+) -> Result<HttpResponse, HttpError> {
+    let binding = crate::upstream::saml::LogoutBinding::Redirect(request.query_string().to_owned());
+    saml_slo(services, &upstream_id, binding).await
+}
+
+#[derive(Deserialize)]
+pub struct SloForm {
+    #[serde(rename = "SAMLRequest")]
+    saml_request: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// IdP-initiated SAML single logout, HTTP-POST binding.
+pub async fn saml_slo_post(
+    services: web::Data<Services>,
+    upstream_id: web::Path<String>,
+    form: web::Form<SloForm>,
+) -> Result<HttpResponse, HttpError> {
+    let SloForm {
+        saml_request,
+        relay_state,
+    } = form.into_inner();
+    let binding = crate::upstream::saml::LogoutBinding::Post {
+        saml_request,
+        relay_state,
+    };
+    saml_slo(services, &upstream_id, binding).await
+}
+
+async fn saml_slo(
+    services: web::Data<Services>,
+    upstream_id: &str,
+    binding: crate::upstream::saml::LogoutBinding,
+) -> Result<HttpResponse, HttpError> {
+    if services.upstreams.saml(upstream_id).is_none() {
+        return Err(HttpError::not_found_page());
+    }
+    let services = services.into_inner();
+    let l = super::i18n::Lang::current();
+    match crate::logout::upstream::saml_logout(&services, upstream_id, binding).await {
+        Ok(Some(idp)) => Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, idp.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish()),
+        Ok(None) => Err(HttpError::page(
+            actix_web::http::StatusCode::OK,
+            &l.pick("You are signed out", "Vous êtes déconnecté"),
+            l.pick(
+                "Your Matrix sessions from this university login have ended.",
+                "Vos sessions Matrix ouvertes par cette connexion de l’université sont terminées.",
+            ),
+        )),
+        Err(_) => Err(HttpError::page(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            &l.pick("This sign-out request could not be checked", "Cette demande de déconnexion n’a pas pu être vérifiée"),
+            l.pick(
+                "The sign-out request from the university login service was refused (it was not correctly signed, was too old, or was already used). Nothing was signed out. If you wanted to sign out, do it again from the university's page.",
+                "La demande de déconnexion du service de connexion de l’université a été refusée (mal signée, trop ancienne ou déjà utilisée). Rien n’a été déconnecté. Pour vous déconnecter, recommencez depuis la page de l’université.",
+            ),
+        )),
+    }
+}

@@ -8,6 +8,7 @@ use crate::crypto::hash_secret;
 use crate::services::Services;
 use crate::store::{SessionFilter, SessionRow};
 use crate::upstream::oidc::LogoutTokenError;
+use crate::upstream::saml::{LogoutBinding, SamlError};
 
 use super::{Cause, end_sessions};
 
@@ -86,4 +87,96 @@ async fn verify_and_end(
     }
     .map_err(|e| LogoutTokenError::Unavailable(e.to_string()))?;
     Ok(ended)
+}
+
+/// `GET|POST …/upstream/saml/{id}/slo`: an IdP-initiated LogoutRequest,
+/// verified (see `upstream::saml::logout`), never seen before; the sessions of
+/// its NameID (narrowed to its SessionIndexes, when it names some) end in every
+/// department. Returns where the browser goes next: the IdP, with our signed
+/// LogoutResponse (`None`: the IdP's metadata gives no place for it).
+pub async fn saml_logout(
+    services: &Arc<Services>,
+    upstream_id: &str,
+    binding: LogoutBinding,
+) -> Result<Option<url::Url>, SamlError> {
+    let result = saml_verify_and_end(services, upstream_id, binding).await;
+    match &result {
+        Ok((ended, _)) => {
+            services.metrics.upstream_logout(upstream_id, "accepted");
+            tracing::info!(upstream = %upstream_id, sessions = ended.len(), "upstream single logout");
+            super::delivery::deliver_promptly(services, ended).await;
+        }
+        Err(e) => {
+            services.metrics.upstream_logout(upstream_id, e.reason());
+            tracing::warn!(upstream = %upstream_id, reason = e.reason(), error = %e, "upstream LogoutRequest refused");
+        }
+    }
+    result.map(|(_, next)| next)
+}
+
+async fn saml_verify_and_end(
+    services: &Services,
+    upstream_id: &str,
+    binding: LogoutBinding,
+) -> Result<(Vec<SessionRow>, Option<url::Url>), SamlError> {
+    let idp = services
+        .upstreams
+        .saml(upstream_id)
+        .ok_or(SamlError::Unsolicited)?;
+    let now = chrono::DateTime::from_timestamp(services.now(), 0).unwrap_or_default();
+    let request = idp.verify_logout_request(binding, now).await?;
+    let store_error = |e: crate::store::StoreError| SamlError::Rejected {
+        reason: "database",
+        detail: e.to_string(),
+    };
+    let fresh = services
+        .store
+        .remember_assertion(
+            &format!("saml-logout:{upstream_id}"),
+            &hash_secret(&request.id),
+            request.remember_until,
+        )
+        .await
+        .map_err(store_error)?;
+    if !fresh {
+        return Err(SamlError::Replay);
+    }
+    let name_id_hash = hash_secret(&request.name_id);
+    let indexes: Vec<String> = request
+        .session_indexes
+        .iter()
+        .map(|i| hash_secret(i))
+        .collect();
+    let named = services
+        .store
+        .sessions(
+            &SessionFilter::UpstreamNameId {
+                upstream_id,
+                name_id_hash: &name_id_hash,
+            },
+            false,
+        )
+        .await
+        .map_err(store_error)?;
+    let mut ended = Vec::new();
+    for session in named.iter().filter(|s| {
+        indexes.is_empty()
+            || s.upstream_session_hash
+                .as_ref()
+                .is_some_and(|h| indexes.contains(h))
+    }) {
+        ended.extend(
+            end_sessions(
+                services,
+                &SessionFilter::Sid(&session.sid),
+                Cause::SamlLogout,
+            )
+            .await
+            .map_err(store_error)?,
+        );
+    }
+    let next = idp
+        .logout_response_url(&request, &format!("_{}", services.random.id()), now)
+        .await?;
+    Ok((ended, next))
 }

@@ -21,6 +21,8 @@ pub struct SessionRow {
     pub identity_id: String,
     pub department: String,
     pub upstream_id: Option<String>,
+    /// The IdP's session reference (OIDC sid, SAML SessionIndex), hashed.
+    pub upstream_session_hash: Option<String>,
     pub created_at: i64,
     pub ended_at: Option<i64>,
     pub localpart: String,
@@ -71,8 +73,9 @@ pub struct DeliveryRow {
     pub give_up_at: i64,
 }
 
-const SESSION_COLUMNS: &str = "s.sid, s.identity_id, s.department, s.upstream_id, s.created_at, \
-                               s.ended_at, i.localpart, i.issuer, i.subject";
+const SESSION_COLUMNS: &str = "s.sid, s.identity_id, s.department, s.upstream_id, \
+                               s.upstream_session_hash, s.created_at, s.ended_at, i.localpart, \
+                               i.issuer, i.subject";
 
 impl Store {
     pub async fn insert_session(&self, session: NewSession<'_>) -> StoreResult<()> {

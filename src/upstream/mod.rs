@@ -53,9 +53,11 @@ impl Upstreams {
                 }
                 Upstream::Saml(s) => {
                     let acs = config.url(&format!("_sso_bridge/upstream/saml/{}/acs", s.id));
+                    let slo = config.url(&format!("_sso_bridge/upstream/saml/{}/slo", s.id));
                     let metadata =
                         config.url(&format!("_sso_bridge/upstream/saml/{}/metadata", s.id));
-                    let idp = SamlIdp::load((**s).clone(), acs, metadata, http.clone()).await?;
+                    let idp =
+                        SamlIdp::load((**s).clone(), acs, slo, metadata, http.clone()).await?;
                     saml.insert(s.id.clone(), Arc::new(idp));
                 }
             }

@@ -393,3 +393,108 @@ async fn a_logout_waits_for_a_homeserver_that_is_down_across_a_bridge_restart() 
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
+
+/// Asks the test SAML IdP to log `username` out of their last login:
+/// `binding` redirect or post, `sign` yes, no or wrong. Returns the last page
+/// the browser shows (the IdP's, after the bridge's LogoutResponse, or the
+/// bridge's refusal).
+async fn saml_idp_logout(
+    browser: &Browser,
+    username: &'static str,
+    binding: &str,
+    sign: &str,
+) -> crate::support::browser::Page {
+    let w = world();
+    browser
+        .drive(
+            &format!(
+                "{}/logout?user={username}&binding={binding}&sign={sign}",
+                w.saml_idp_url
+            ),
+            &person(username, "phys"),
+            "http://never.invalid/",
+        )
+        .await
+        .stuck()
+}
+
+#[tokio::test]
+async fn the_saml_idps_single_logout_ends_the_persons_sessions_by_either_binding() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    for binding in ["redirect", "post"] {
+        let browser = Browser::new();
+        let rosa = login(&browser, &person("rosa", "phys"), Some("phys")).await;
+        assert_eq!(rosa.user_id, "@rosa:phys.test");
+        assert!(introspected_active(&rosa).await);
+
+        let page = saml_idp_logout(&browser, "rosa", binding, "yes").await;
+        assert_eq!(page.status, StatusCode::OK, "{binding}: {}", page.body);
+        assert!(
+            page.url.as_str().starts_with(&w.saml_idp_url),
+            "{binding}: back at the IdP: {}",
+            page.url
+        );
+        assert!(
+            page.body.contains(
+                "LogoutResponse: urn:oasis:names:tc:SAML:2.0:status:Success; signature verified"
+            ),
+            "{binding}: the IdP got a signed Success: {}",
+            page.body
+        );
+        assert!(
+            !introspected_active(&rosa).await,
+            "{binding}: inactive at once"
+        );
+        until_token_dies(&rosa).await;
+    }
+}
+
+#[tokio::test]
+async fn unsigned_or_wrongly_signed_saml_logout_requests_end_nothing() {
+    let w = world();
+    let _shared = w.bridge_lock.read().await;
+    let browser = Browser::new();
+    let sam = login(&browser, &person("sam", "phys"), Some("phys")).await;
+    for (binding, sign, reason) in [
+        ("redirect", "no", "saml_logout_unsigned"),
+        ("redirect", "wrong", "saml_signature"),
+        ("post", "no", "saml_logout_unsigned"),
+        ("post", "wrong", "saml_signature"),
+    ] {
+        let before = w
+            .metric(
+                &w.bridge_url,
+                "sso_bridge_upstream_logouts_total",
+                &[&format!("result=\"{reason}\"")],
+            )
+            .await;
+        let page = saml_idp_logout(&browser, "sam", binding, sign).await;
+        assert_eq!(
+            page.status,
+            StatusCode::BAD_REQUEST,
+            "{binding}/{sign}: {}",
+            page.body
+        );
+        assert!(
+            page.url.as_str().starts_with(&w.bridge_url),
+            "{binding}/{sign}: {}",
+            page.url
+        );
+        assert_eq!(
+            page.title(),
+            "This sign-out request could not be checked",
+            "{binding}/{sign}"
+        );
+        let after = w
+            .metric(
+                &w.bridge_url,
+                "sso_bridge_upstream_logouts_total",
+                &[&format!("result=\"{reason}\"")],
+            )
+            .await;
+        assert_eq!(after, before + 1.0, "{binding}/{sign} refused as {reason}");
+    }
+    let (status, _) = whoami_status(&sam).await;
+    assert_eq!(status, StatusCode::OK, "sam's session lives on");
+}

@@ -211,14 +211,15 @@ impl Browser {
     }
 }
 
-/// The IdP's auto-submitting HTTP-POST binding form, as a browser would submit it.
+/// An auto-submitting HTTP-POST binding form (a SAMLResponse or a
+/// SAMLRequest), as a browser would submit it.
 fn saml_post_form(page: &Page) -> Option<(Url, Vec<(String, String)>)> {
     let html = page.html();
     let form_selector = Selector::parse("form").expect("selector");
     let input_selector = Selector::parse("input[name]").expect("selector");
     let form = html.select(&form_selector).find(|f| {
         f.select(&input_selector)
-            .any(|i| i.value().attr("name") == Some("SAMLResponse"))
+            .any(|i| matches!(i.value().attr("name"), Some("SAMLResponse" | "SAMLRequest")))
     })?;
     let action = page.url.join(form.value().attr("action")?).ok()?;
     let fields = form

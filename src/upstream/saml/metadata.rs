@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use openssl::pkey::{PKey, Private};
+use openssl::pkey::{PKey, Private, Public};
 use samael::crypto::CertificateDer;
 use samael::metadata::EntityDescriptor;
 use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
@@ -24,6 +24,11 @@ pub(super) struct Loaded {
     pub(super) sp_unsolicited: Option<ServiceProvider>,
     /// The IdP's signing keys, parsed once per metadata load.
     pub(super) keys: Arc<Vec<xmldsig::VerificationKey>>,
+    /// The same keys for OpenSSL: the HTTP-Redirect binding's query signatures.
+    pub(super) public_keys: Vec<PKey<Public>>,
+    /// The IdP's SingleLogoutService for the HTTP-Redirect binding (where our
+    /// LogoutResponse goes), if it has one.
+    pub(super) slo_url: Option<String>,
     pub(super) idp_entity_id: String,
     pub(super) sso_url: String,
     pub(super) fetched: Instant,
@@ -31,7 +36,9 @@ pub(super) struct Loaded {
 
 /// The IdP's signing keys, as samael finds them in the metadata (keys marked
 /// for signing, or else keys marked for no use), each parsed once.
-fn signing_keys(metadata: &EntityDescriptor) -> Result<Vec<xmldsig::VerificationKey>, String> {
+type SigningKeys = (Vec<xmldsig::VerificationKey>, Vec<PKey<Public>>);
+
+fn signing_keys(metadata: &EntityDescriptor) -> Result<SigningKeys, String> {
     let reader = ServiceProviderBuilder::default()
         .idp_metadata(metadata.clone())
         .build()
@@ -45,10 +52,19 @@ fn signing_keys(metadata: &EntityDescriptor) -> Result<Vec<xmldsig::Verification
             );
         }
     };
-    certificates
+    let xmlsec = certificates
         .iter()
         .map(|certificate| xmldsig::VerificationKey::from_certificate_der(certificate.der_data()))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let openssl = certificates
+        .iter()
+        .map(|certificate| {
+            openssl::x509::X509::from_der(certificate.der_data())
+                .and_then(|c| c.public_key())
+                .map_err(|e| format!("the IdP signing certificate cannot be read: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((xmlsec, openssl))
 }
 
 pub(super) async fn fetch_metadata(
@@ -113,7 +129,18 @@ pub(super) fn build(
         .find(|s| s.binding == REDIRECT_BINDING)
         .map(|s| s.location.clone())
         .ok_or("the IdP metadata has no SingleSignOnService with the HTTP-Redirect binding")?;
-    let keys = signing_keys(&idp_metadata)?;
+    let (keys, public_keys) = signing_keys(&idp_metadata)?;
+    let slo_url = idp_metadata
+        .idp_sso_descriptors
+        .iter()
+        .flatten()
+        .flat_map(|d| d.single_logout_services.iter())
+        .find(|s| s.binding == REDIRECT_BINDING)
+        .map(|s| {
+            s.response_location
+                .clone()
+                .unwrap_or_else(|| s.location.clone())
+        });
     // samael gets the metadata without keys: it must never verify on its own
     // (xmldsig does, confined); it reads and checks only the verified text.
     let mut keyless = idp_metadata;
@@ -148,6 +175,8 @@ pub(super) fn build(
         sp,
         sp_unsolicited,
         keys: Arc::new(keys),
+        public_keys,
+        slo_url,
         idp_entity_id,
         sso_url,
         fetched: Instant::now(),

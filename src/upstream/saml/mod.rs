@@ -14,6 +14,7 @@
 
 mod error;
 mod limits;
+mod logout;
 mod mapping;
 mod metadata;
 mod pool;
@@ -39,6 +40,7 @@ use crate::config::{MetadataSource, SamlUpstream};
 use crate::identity::UpstreamIdentity;
 pub use error::SamlError;
 use error::{rejection, shown, unparsable};
+pub use logout::{LogoutBinding, VerifiedLogoutRequest};
 use mapping::MappingRules;
 use metadata::{Loaded, build, fetch_metadata};
 pub use precheck::Prechecked;
@@ -61,6 +63,8 @@ pub struct VerifiedAssertion {
 pub struct SamlIdp {
     config: SamlUpstream,
     acs_url: Url,
+    /// Our SingleLogoutService (both bindings).
+    slo_url: Url,
     metadata_url: Url,
     key: PKey<Private>,
     certificate: CertificateDer,
@@ -95,6 +99,7 @@ impl SamlIdp {
     pub async fn load(
         config: SamlUpstream,
         acs_url: Url,
+        slo_url: Url,
         metadata_url: Url,
         http: reqwest::Client,
     ) -> anyhow::Result<Self> {
@@ -132,6 +137,7 @@ impl SamlIdp {
         Ok(Self {
             config,
             acs_url,
+            slo_url,
             metadata_url,
             key,
             certificate: certificate.into(),
@@ -229,6 +235,8 @@ impl SamlIdp {
   <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
     <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{slo}"/>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{slo}"/>
     <md:NameIDFormat>{name_id_format}</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
@@ -238,6 +246,7 @@ impl SamlIdp {
             signed = self.config.sign_requests,
             name_id_format = xml_escape(&self.config.name_id_format),
             acs = xml_escape(self.acs_url.as_str()),
+            slo = xml_escape(self.slo_url.as_str()),
         ))
     }
 
@@ -314,6 +323,58 @@ impl SamlIdp {
             skew: self.config.clock_skew_seconds,
             now,
         }
+    }
+
+    /// Verifies an IdP-initiated LogoutRequest (see `logout`), on the pool.
+    pub async fn verify_logout_request(
+        &self,
+        binding: LogoutBinding,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedLogoutRequest, SamlError> {
+        let loaded = self.current().await.ok_or(SamlError::NoMetadata)?;
+        let slo_url = self.slo_url.to_string();
+        let skew = self.config.clock_skew_seconds;
+        pool::run(move || {
+            logout::LogoutCheck {
+                idp_entity_id: &loaded.idp_entity_id,
+                xmlsec_keys: &loaded.keys,
+                public_keys: &loaded.public_keys,
+                slo_url: &slo_url,
+                skew,
+                now,
+            }
+            .verify(&binding)
+        })
+        .await
+    }
+
+    /// Where the browser goes after a LogoutRequest: the IdP's SingleLogoutService
+    /// with our signed LogoutResponse; `None` when the IdP has no HTTP-Redirect
+    /// SingleLogoutService in its metadata.
+    pub async fn logout_response_url(
+        &self,
+        request: &VerifiedLogoutRequest,
+        response_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Url>, SamlError> {
+        let loaded = self.current().await.ok_or(SamlError::NoMetadata)?;
+        let Some(idp_slo) = loaded.slo_url.as_deref() else {
+            return Ok(None);
+        };
+        logout::logout_response_url(
+            idp_slo,
+            &self.config.sp_entity_id,
+            &request.id,
+            response_id,
+            request.relay_state.as_deref(),
+            &self.key,
+            now,
+        )
+        .map(Some)
+        .map_err(|detail| SamlError::Rejected {
+            reason: "saml_logout_response",
+            detail,
+        })
     }
 
     /// The whole ACS path on one thread, from base64 to a verified assertion: for

@@ -5,6 +5,12 @@ pysaml2's `Server` with a fixed signing key, SHA-256 signatures on the Response
 and the Assertion, persistent NameIDs that survive restarts, eduPerson/LDAP
 attributes as urn:oid names, and a plain login form. HTTP-Redirect binding in,
 HTTP-POST binding out. See README.md beside this file.
+
+Single logout, IdP-initiated: `GET /logout?user=U[&binding=redirect|post]
+[&sign=yes|no|wrong]` sends a LogoutRequest for U's last login to the SP's
+SingleLogoutService (signed by default; `wrong`: the signature no longer
+matches the message), and `/slo` takes the SP's LogoutResponse: it checks the
+HTTP-Redirect signature with the SP's metadata certificate and shows the status.
 """
 import argparse
 import base64
@@ -22,7 +28,11 @@ from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import quoteattr
 
 import saml2.entity
+import saml2.samlp
 import saml2.sigver
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
@@ -99,7 +109,10 @@ def config(sp_metadata) -> IdPConfig:
         "entityid": f"{base}/metadata",
         "service": {"idp": {
             "name": "University of Canadialand SAML IdP (test)",
-            "endpoints": {"single_sign_on_service": [(f"{base}/sso/redirect", BINDING_HTTP_REDIRECT)]},
+            "endpoints": {
+                "single_sign_on_service": [(f"{base}/sso/redirect", BINDING_HTTP_REDIRECT)],
+                "single_logout_service": [(f"{base}/slo", BINDING_HTTP_REDIRECT), (f"{base}/slo", BINDING_HTTP_POST)],
+            },
             "name_id_format": [NAMEID_FORMAT_PERSISTENT],
             "policy": {"default": {
                 "lifetime": {"minutes": 5},
@@ -137,6 +150,8 @@ _lock = threading.RLock()
 _server = None
 _server_key = None
 pending = {}  # pending id -> (response_args, RelayState or None, time shown)
+logins = {}  # username -> (SP entityID, NameID element, SessionIndex) of the last login
+last_logout = {"status": None}  # what the last LogoutResponse said
 
 
 def server() -> Server:
@@ -227,7 +242,74 @@ class Handler(BaseHTTPRequestHandler):
                 pending_id = secrets.token_urlsafe(16)
                 pending[pending_id] = (response_args, query.get("RelayState", [None])[0], now)
             return self.send(200, login_page(pending_id))
+        if url.path == "/logout":
+            return self.logout(query)
+        if url.path == "/slo":
+            return self.logout_response(url.query, query)
         return self.send(404, "not found\n", "text/plain")
+
+    def logout(self, query):
+        """Sends a LogoutRequest for the user's last login to the SP."""
+        username = query.get("user", [""])[0]
+        binding = BINDING_HTTP_POST if query.get("binding", ["redirect"])[0] == "post" else BINDING_HTTP_REDIRECT
+        sign = query.get("sign", ["yes"])[0]
+        with _lock:
+            if username not in logins:
+                return self.send(400, f"no login of {username!r} to log out\n", "text/plain")
+            sp, name_id, session_index = logins[username]
+            idp = server()
+            slo = [e for e in idp.metadata.single_logout_service(sp, binding, "spsso")]
+            if not slo:
+                return self.send(400, "the SP has no SingleLogoutService for this binding\n", "text/plain")
+            destination = slo[0]["location"]
+            _, request = idp.create_logout_request(
+                destination, sp, name_id=name_id, session_indexes=[session_index],
+                sign=(binding == BINDING_HTTP_POST and sign != "no"),
+                sign_alg=SHA256_SIG, digest_alg=SHA256_DIGEST)
+            message = str(request)
+            if binding == BINDING_HTTP_POST and sign == "wrong":
+                # Signed, then changed: the signature no longer covers what is sent.
+                message = message.replace(name_id.text, name_id.text + "x", 1)
+            info = idp.apply_binding(binding, message, destination, relay_state="idp-logout",
+                                     sign=(binding == BINDING_HTTP_REDIRECT and sign != "no"), sigalg=SHA256_SIG)
+        if binding == BINDING_HTTP_REDIRECT:
+            location = dict(info["headers"])["Location"]
+            if sign == "wrong":
+                location = location.replace("&Signature=", "&Signature=AAAA", 1)
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return self.send(200, info["data"])
+
+    def logout_response(self, raw_query, query):
+        """The SP's LogoutResponse (HTTP-Redirect): signature, then status."""
+        try:
+            pairs = dict(p.split("=", 1) for p in raw_query.split("&") if "=" in p)
+            signed = "&".join(f"{k}={pairs[k]}" for k in ("SAMLResponse", "RelayState", "SigAlg") if k in pairs)
+            signature = base64.b64decode(query["Signature"][0])
+            with _lock:
+                idp = server()
+                response = idp.parse_logout_request_response(query["SAMLResponse"][0], BINDING_HTTP_REDIRECT)
+                sp = response.response.issuer.text
+                certs = idp.metadata.certs(sp, "spsso", "signing")
+            verified = False
+            for _, pem in certs:
+                der = base64.b64decode("".join(l for l in pem.splitlines() if "CERTIFICATE" not in l))
+                key = x509.load_der_x509_certificate(der).public_key()
+                try:
+                    key.verify(signature, signed.encode(), padding.PKCS1v15(), hashes.SHA256())
+                    verified = True
+                except Exception:
+                    pass
+            status = response.response.status.status_code.value
+        except Exception as e:
+            self.log_message("bad LogoutResponse: %r", e)
+            return self.send(400, f"bad LogoutResponse: {e!r}\n", "text/plain")
+        last_logout["status"] = status
+        word = "verified" if verified else "NOT VERIFIED"
+        return self.send(200, f"<!doctype html><title>Signed out</title><p>LogoutResponse: {html.escape(status)}; signature {word}</p>")
 
     def do_POST(self):
         url = urlparse(self.path)
@@ -278,6 +360,14 @@ class Handler(BaseHTTPRequestHandler):
             **response_args,
         )
         idp.ident.sync()  # the persistent NameID reaches the disk even if we are killed
+        if not user.get("encrypt"):
+            parsed = saml2.samlp.response_from_string(str(response))
+            assertion = parsed.assertion[0]
+            logins[user["username"]] = (
+                response_args["sp_entity_id"],
+                assertion.subject.name_id,
+                assertion.authn_statement[0].session_index,
+            )
         # Kept for debugging a test run: the last response this IdP sent.
         with open(os.path.join(args.state_dir, "last-response.xml"), "w") as f:
             f.write(str(response))
