@@ -180,6 +180,12 @@ fn main() -> ExitCode {
                     c.upstreams.len(),
                     c.public_base_url
                 );
+                // What each IdP's administrator registers.
+                for upstream in &c.upstreams {
+                    for (what, url) in sso_bridge::config::upstream_endpoints(&c, upstream) {
+                        println!("upstream {}: {what} {url}", upstream.id());
+                    }
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,

@@ -63,7 +63,14 @@ fn config_check_accepts_a_good_file_and_names_the_key_of_a_bad_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK: 1 department(s)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("configuration OK: 1 department(s)"));
+    // What the IdP's administrator registers, back-channel logout included.
+    assert!(
+        stdout.contains("upstream university: back-channel logout URI https://")
+            && stdout.contains("/_sso_bridge/upstream/oidc/university/backchannel-logout"),
+        "{stdout}"
+    );
 
     let bad = write(
         &dir,

@@ -199,6 +199,40 @@ fn render_problems(problems: &[ConfigProblem]) -> String {
     out
 }
 
+/// What an IdP's administrator registers for one upstream: each line a name
+/// and a URL of this bridge.
+pub fn upstream_endpoints(config: &Config, upstream: &Upstream) -> Vec<(&'static str, url::Url)> {
+    match upstream {
+        Upstream::Oidc(o) => vec![
+            (
+                "redirect URI",
+                config.url(&format!("_sso_bridge/upstream/oidc/{}/callback", o.id)),
+            ),
+            (
+                "back-channel logout URI",
+                config.url(&format!(
+                    "_sso_bridge/upstream/oidc/{}/backchannel-logout",
+                    o.id
+                )),
+            ),
+        ],
+        Upstream::Saml(s) => vec![
+            (
+                "SP metadata",
+                config.url(&format!("_sso_bridge/upstream/saml/{}/metadata", s.id)),
+            ),
+            (
+                "assertion consumer service",
+                config.url(&format!("_sso_bridge/upstream/saml/{}/acs", s.id)),
+            ),
+            (
+                "single logout service",
+                config.url(&format!("_sso_bridge/upstream/saml/{}/slo", s.id)),
+            ),
+        ],
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {

@@ -104,6 +104,7 @@ pub async fn check(
         }
     };
 
+    checks.push(super::backchannel_logout::check(http, config, department, &regenerate).await);
     checks.push(login_probe::check(http, config, department, probe, &session, &probe_url).await);
     checks
 }

@@ -5,6 +5,7 @@
 //! public URL (the login probe needs both); then every upstream IdP and every
 //! department's homeserver, concurrently. Every outbound call has a timeout.
 
+mod backchannel_logout;
 mod config;
 mod database;
 mod homeservers;
@@ -81,7 +82,7 @@ pub async fn diagnose(
     };
     let upstreams = join_all(config.upstreams.iter().map(|u| async {
         match u {
-            Upstream::Oidc(o) => upstream_oidc::check(&http, o).await,
+            Upstream::Oidc(o) => upstream_oidc::check(&http, config, o).await,
             Upstream::Saml(s) => upstream_saml::check(&http, s).await,
         }
     }));

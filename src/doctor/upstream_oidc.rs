@@ -1,11 +1,12 @@
 //! An upstream OIDC IdP: its discovery document answers, names the configured
-//! issuer exactly, and its JWKS holds at least one key.
+//! issuer exactly, its JWKS holds at least one key, and whether it says it
+//! sends back-channel logout (with the URL its admin registers for it).
 
 use super::http::get_json;
 use super::report::Check;
-use crate::config::OidcUpstream;
+use crate::config::{Config, OidcUpstream};
 
-pub async fn check(http: &reqwest::Client, upstream: &OidcUpstream) -> Vec<Check> {
+pub async fn check(http: &reqwest::Client, config: &Config, upstream: &OidcUpstream) -> Vec<Check> {
     let subject = format!("upstream {} (OIDC): discovery", upstream.id);
     // As the relying party builds it: the issuer, then the well-known path.
     let url = format!(
@@ -53,6 +54,33 @@ pub async fn check(http: &reqwest::Client, upstream: &OidcUpstream) -> Vec<Check
         subject,
         format!("{url} answers with the configured issuer"),
     )];
+    let logout_url = config.url(&format!(
+        "_sso_bridge/upstream/oidc/{}/backchannel-logout",
+        upstream.id
+    ));
+    let says = |name: &str| document.get(name).and_then(|v| v.as_bool()) == Some(true);
+    let subject_logout = format!("upstream {} (OIDC): back-channel logout", upstream.id);
+    checks.push(
+        match (
+            says("backchannel_logout_supported"),
+            says("backchannel_logout_session_supported"),
+        ) {
+            (true, true) => Check::ok(
+                subject_logout,
+                format!("the IdP sends logout tokens with sid; its client must have backchannel_logout_uri {logout_url}"),
+            ),
+            (true, false) => Check::warn(
+                subject_logout,
+                "the IdP sends logout tokens without sid: each ends all of the person's sessions",
+                format!("register {logout_url} as the client's backchannel_logout_uri"),
+            ),
+            _ => Check::warn(
+                subject_logout,
+                "the IdP's discovery does not say it sends back-channel logout: its logouts do not reach the departments",
+                format!("enable back-channel logout at the IdP and register {logout_url}, or end sessions with `sso-bridge sessions end`"),
+            ),
+        },
+    );
     let subject = format!("upstream {} (OIDC): signing keys", upstream.id);
     checks.push(match get_json(http, jwks_uri).await {
         Ok(jwks) => match jwks.get("keys").and_then(|k| k.as_array()) {

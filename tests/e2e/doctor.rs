@@ -99,12 +99,14 @@ async fn doctor_on_the_test_topology_is_all_green() {
         "OpenID Provider signing key".to_owned(),
         "upstream university (OIDC): discovery".to_owned(),
         "upstream university (OIDC): signing keys".to_owned(),
+        "upstream university (OIDC): back-channel logout".to_owned(),
         "upstream campus (SAML): metadata".to_owned(),
         "upstream campus (SAML): signing certificate".to_owned(),
     ];
     for hs in [&w.eng, &w.hist, &w.phys] {
         expected.push(format!("homeserver {} ({})", hs.id, hs.url));
         expected.push(format!("homeserver {}: login flows", hs.id));
+        expected.push(format!("homeserver {}: back-channel logout", hs.id));
         expected.push(format!("homeserver {}: SSO redirect", hs.id));
         expected.push(format!("homeserver {}: client_whitelist", hs.id));
     }
@@ -267,8 +269,8 @@ impl Drop for Stopping {
     }
 }
 
-/// One more Synapse, configured like History's but without `client_whitelist`;
-/// returns its URL and the process.
+/// One more Synapse, configured like History's but without `client_whitelist`
+/// and with back-channel logout off; returns its URL and the process.
 async fn untrusting_synapse(w: &World) -> (String, Stopping) {
     let port = free_port();
     let dir = w.dir.join("doctor-untrusting");
@@ -300,7 +302,12 @@ async fn untrusting_synapse(w: &World) -> (String, Stopping) {
         .lines()
         .find(|l| l.contains("client_whitelist:"))
         .expect("the overlay's client_whitelist");
-    let overlay = overlay.replace(whitelist, "  client_whitelist: []");
+    let overlay = overlay
+        .replace(whitelist, "  client_whitelist: []")
+        .replace(
+            "backchannel_logout_enabled: true",
+            "backchannel_logout_enabled: false",
+        );
     std::fs::write(dir.join("bridge.yaml"), overlay).expect("write the overlay");
     let log = std::fs::File::create(dir.join("stdout.log")).expect("log file");
     let mut synapse = std::process::Command::new(root().join("tests/peers/synapse/start.sh"));
@@ -327,7 +334,7 @@ async fn untrusting_synapse(w: &World) -> (String, Stopping) {
 }
 
 #[tokio::test]
-async fn doctor_names_a_homeserver_that_does_not_whitelist_the_bridge() {
+async fn doctor_names_a_homeserver_that_neither_whitelists_the_bridge_nor_takes_its_logouts() {
     let w = world();
     let _shared = w.bridge_lock.read().await;
     let (url, _synapse) = untrusting_synapse(w).await;
@@ -337,13 +344,31 @@ async fn doctor_names_a_homeserver_that_does_not_whitelist_the_bridge() {
         &format!("base_url = \"{}\"", w.hist.url),
         &format!("base_url = \"{url}\""),
     );
-    fails_with(
-        w,
-        &config,
-        "homeserver hist: client_whitelist",
-        "shows its own \"Continue to …\" confirmation page",
-    )
-    .await;
+    healthy(w).await;
+    let outcome = doctor(&config).await;
+    assert_eq!(outcome.code, Some(1), "{}", outcome.stdout);
+    let failures = outcome.failures();
+    assert_eq!(failures.len(), 2, "{}", outcome.stdout);
+    for (subject, detail) in [
+        (
+            "homeserver hist: back-channel logout",
+            "disabled for the bridge's provider",
+        ),
+        (
+            "homeserver hist: client_whitelist",
+            "shows its own \"Continue to …\" confirmation page",
+        ),
+    ] {
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.starts_with(&format!("❌ {subject} — "))
+                    && f.contains(detail)
+                    && f.contains(" → ")),
+            "expected ❌ {subject} … {detail}, got:\n{}",
+            outcome.stdout
+        );
+    }
 }
 
 #[tokio::test]
