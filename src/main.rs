@@ -145,7 +145,8 @@ enum SessionsCommand {
     End {
         #[command(flatten)]
         selection: SessionSelection,
-        /// Seconds to wait for the homeservers' answers.
+        /// Seconds to wait for the homeservers' answers (0: only queue the
+        /// logout tokens, for the running bridge to deliver).
         #[arg(long, default_value_t = 30)]
         wait: u64,
     },

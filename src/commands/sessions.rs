@@ -122,6 +122,7 @@ pub async fn list(services: &Services, selection: &Selection) -> anyhow::Result<
 /// Ends the sessions, delivers their logout tokens (this process sends them,
 /// with any others due) and prints each homeserver's answer; waits at most
 /// `wait`, after which what is left stays queued for the running bridge.
+/// A `wait` of zero only queues them, for the running bridge to deliver.
 pub async fn end(
     services: &Arc<Services>,
     selection: &Selection,
@@ -142,6 +143,16 @@ pub async fn end(
         ended.extend(
             logout::end_sessions(services, &SessionFilter::Sid(&session.sid), Cause::Admin).await?,
         );
+    }
+    if wait.is_zero() {
+        // Queued only: the running bridge instances deliver them.
+        for session in &ended {
+            out.push_str(&format!(
+                "{}  queued for the running bridge\n",
+                line(services, session)
+            ));
+        }
+        return Ok(out);
     }
     let deadline = tokio::time::Instant::now() + wait;
     loop {

@@ -498,3 +498,66 @@ async fn unsigned_or_wrongly_signed_saml_logout_requests_end_nothing() {
     let (status, _) = whoami_status(&sam).await;
     assert_eq!(status, StatusCode::OK, "sam's session lives on");
 }
+
+#[tokio::test]
+async fn two_instances_on_one_database_send_each_queued_logout_exactly_once() {
+    let w = world();
+    // Exclusive: the deliveries counted here are this test's only.
+    let _exclusive = w.bridge_lock.write().await;
+    let mut sessions = Vec::new();
+    for _ in 0..6 {
+        sessions.push(login(&Browser::new(), &person("judy", "eng"), Some("eng")).await);
+    }
+    let (second, mut process) = w.start_extra_bridge(|c| c).await;
+    let delivered = |bridge: String| async move {
+        w.metric(
+            &bridge,
+            "sso_bridge_logout_deliveries_total",
+            &["department=\"eng\"", "outcome=\"delivered\""],
+        )
+        .await
+    };
+    let before = delivered(w.bridge_url.clone()).await;
+    // Queued only: both running instances race for them.
+    let queued = sessions_command(
+        w,
+        &[
+            "end",
+            "--department",
+            "eng",
+            "--user",
+            "judy",
+            "--wait",
+            "0",
+        ],
+    );
+    assert_eq!(
+        queued.matches("queued for the running bridge").count(),
+        6,
+        "{queued}"
+    );
+    for session in &sessions {
+        until_token_dies_within(session, 20).await;
+    }
+    // Every delivery landed, and none twice: the two instances' counts add up
+    // to the six sessions.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let first = delivered(w.bridge_url.clone()).await - before;
+        let other = delivered(second.clone()).await;
+        if first + other >= 6.0 {
+            assert_eq!(first + other, 6.0, "sent exactly once: {first} + {other}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {first} + {other} of 6 delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Give a duplicate the time to show, then count again.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let total = delivered(w.bridge_url.clone()).await - before + delivered(second.clone()).await;
+    assert_eq!(total, 6.0, "no delivery sent twice");
+    crate::support::spawn::stop(&mut process);
+}
