@@ -386,3 +386,142 @@ pub(super) fn logout_response_url(
     url.set_query(Some(&joined));
     Ok(url)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLO: &str = "https://bridge.example/_sso_bridge/upstream/saml/campus/slo";
+    const IDP: &str = "https://idp.example/metadata";
+
+    fn key() -> PKey<Private> {
+        PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap()
+    }
+
+    fn public(key: &PKey<Private>) -> PKey<Public> {
+        PKey::public_key_from_der(&key.public_key_to_der().unwrap()).unwrap()
+    }
+
+    fn request(now: DateTime<Utc>, name_id: &str) -> String {
+        format!(
+            r#"<samlp:LogoutRequest xmlns:samlp="{PROTOCOL_NS}" xmlns:saml="{ASSERTION_NS}" ID="_lr1" Version="2.0" IssueInstant="{}" Destination="{SLO}"><saml:Issuer>{IDP}</saml:Issuer><saml:NameID>{name_id}</saml:NameID><samlp:SessionIndex>s-1</samlp:SessionIndex></samlp:LogoutRequest>"#,
+            now.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    }
+
+    fn encode(v: &str) -> String {
+        url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+    }
+
+    /// A query as an IdP sends it: the deflated message, RelayState, SigAlg, Signature.
+    fn signed_query(xml: &[u8], key: &PKey<Private>) -> String {
+        let mut deflater =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut deflater, xml).unwrap();
+        let deflated = deflater.finish().unwrap();
+        let query = format!(
+            "SAMLRequest={}&RelayState=r&SigAlg={}",
+            encode(&STANDARD.encode(deflated)),
+            encode(RSA_SHA256)
+        );
+        let signature = openssl::sign::Signer::new(MessageDigest::sha256(), key)
+            .unwrap()
+            .sign_oneshot_to_vec(query.as_bytes())
+            .unwrap();
+        format!("{query}&Signature={}", encode(&STANDARD.encode(signature)))
+    }
+
+    fn check(
+        keys: &[PKey<Public>],
+        now: DateTime<Utc>,
+        query: &str,
+    ) -> Result<VerifiedLogoutRequest, SamlError> {
+        LogoutCheck {
+            idp_entity_id: IDP,
+            xmlsec_keys: &[],
+            public_keys: keys,
+            slo_url: SLO,
+            skew: 60,
+            now,
+        }
+        .verify(&LogoutBinding::Redirect(query.to_owned()))
+    }
+
+    #[test]
+    fn a_signed_redirect_request_is_read_and_anything_else_refused_before_inflating() {
+        let now = Utc::now();
+        let idp = key();
+        let keys = [public(&idp)];
+        let good = signed_query(request(now, "alice-nameid").as_bytes(), &idp);
+        let verified = check(&keys, now, &good).unwrap();
+        assert_eq!(verified.name_id, "alice-nameid");
+        assert_eq!(verified.session_indexes, ["s-1"]);
+        assert_eq!(verified.relay_state.as_deref(), Some("r"));
+
+        let reason = |query: &str| check(&keys, now, query).map(|_| ()).unwrap_err().reason();
+        // Another key, a changed parameter, no signature, a second SAMLRequest.
+        assert_eq!(
+            reason(&signed_query(request(now, "a").as_bytes(), &key())),
+            "saml_signature"
+        );
+        assert_eq!(
+            reason(&good.replace("RelayState=r", "RelayState=x")),
+            "saml_signature"
+        );
+        let unsigned = good.split("&SigAlg").next().unwrap();
+        assert_eq!(reason(unsigned), "saml_logout_unsigned");
+        assert_eq!(reason(&format!("SAMLRequest=x&{good}")), "saml_malformed");
+        // SHA-1 is no accepted SigAlg.
+        let sha1 = good.replace(
+            &encode(RSA_SHA256),
+            &encode("http://www.w3.org/2000/09/xmldsig#rsa-sha1"),
+        );
+        assert_eq!(reason(&sha1), "saml_signature");
+        assert_eq!(
+            reason(&"a".repeat(MAX_REDIRECT_QUERY_BYTES + 1)),
+            "saml_malformed"
+        );
+        // A deflate bomb, even correctly signed, stops at 64 KiB.
+        let bomb = vec![b' '; 10 * 1024 * 1024];
+        assert_eq!(reason(&signed_query(&bomb, &idp)), "saml_malformed");
+        // Too old, and for another SP.
+        let old = now - chrono::Duration::minutes(30);
+        assert_eq!(
+            reason(&signed_query(request(old, "a").as_bytes(), &idp)),
+            "saml_expired"
+        );
+        let elsewhere = request(now, "a").replace(SLO, "https://other.example/slo");
+        assert_eq!(
+            reason(&signed_query(elsewhere.as_bytes(), &idp)),
+            "saml_destination"
+        );
+    }
+
+    #[test]
+    fn the_logout_response_is_a_signed_redirect_to_the_idp() {
+        let sp = key();
+        let url = logout_response_url(
+            "https://idp.example/slo?x=1",
+            "https://bridge.example/sp",
+            "_lr1",
+            "_resp",
+            Some("r"),
+            &sp,
+            Utc::now(),
+        )
+        .unwrap();
+        let query = url.query().unwrap();
+        assert!(query.starts_with("x=1&SAMLResponse="), "{query}");
+        let (signed, signature) = query
+            .trim_start_matches("x=1&")
+            .rsplit_once("&Signature=")
+            .unwrap();
+        let signature = STANDARD.decode(url_decode(signature).unwrap()).unwrap();
+        let mut verifier = openssl::sign::Verifier::new(MessageDigest::sha256(), &sp).unwrap();
+        assert!(
+            verifier
+                .verify_oneshot(&signature, signed.as_bytes())
+                .unwrap()
+        );
+    }
+}
