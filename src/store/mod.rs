@@ -168,6 +168,7 @@ impl Store {
             .await?
             .rows_affected();
         }
+        removed += self.purge_ended_sessions(now).await?;
         Ok(removed)
     }
 

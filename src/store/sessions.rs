@@ -77,7 +77,34 @@ const SESSION_COLUMNS: &str = "s.sid, s.identity_id, s.department, s.upstream_id
                                s.upstream_session_hash, s.created_at, s.ended_at, i.localpart, \
                                i.issuer, i.subject";
 
+/// How long an ended session and a finished delivery stay, for `sessions` and
+/// for an operator asking what happened.
+const KEEP_ENDED_SECONDS: i64 = 30 * 24 * 3600;
+
 impl Store {
+    /// Forgets sessions ended, and deliveries finished, over 30 days ago (live
+    /// sessions stay: their homeserver's devices may live on).
+    pub(super) async fn purge_ended_sessions(&self, now: i64) -> StoreResult<u64> {
+        let before = now - KEEP_ENDED_SECONDS;
+        let _gate = self.write_gate().await;
+        let deliveries = sqlx::query(
+            "DELETE FROM logout_deliveries WHERE delivered_at < $1 OR given_up_at < $1",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        let sessions = sqlx::query(
+            "DELETE FROM sessions WHERE ended_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM logout_deliveries d WHERE d.sid = sessions.sid)",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(deliveries + sessions)
+    }
+
     pub async fn insert_session(&self, session: NewSession<'_>) -> StoreResult<()> {
         let _gate = self.write_gate().await;
         sqlx::query(
@@ -310,5 +337,84 @@ impl Store {
         .bind(sid)
         .fetch_optional(self.pool())
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewIdentity, memory_store};
+
+    async fn person(store: &Store, id: &str, localpart: &str) {
+        store
+            .insert_identity(NewIdentity {
+                id,
+                department: "eng",
+                issuer: "https://idp",
+                subject: id,
+                localpart,
+                display_name: None,
+                now: 0,
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn session(store: &Store, sid: &str, identity: &str) -> SessionRow {
+        store
+            .insert_session(NewSession {
+                sid,
+                identity_id: identity,
+                department: "eng",
+                upstream_id: Some("university"),
+                upstream_session_hash: None,
+                upstream_name_id_hash: None,
+                now: 0,
+            })
+            .await
+            .unwrap();
+        store
+            .sessions(&SessionFilter::Sid(sid), true)
+            .await
+            .unwrap()
+            .remove(0)
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_once_its_delivery_is_claimed_once_and_old_ones_are_forgotten() {
+        let store = memory_store().await;
+        person(&store, "i1", "alice").await;
+        person(&store, "i2", "bob").await;
+        let ended = session(&store, "s1", "i1").await;
+        session(&store, "s2", "i2").await;
+        assert!(store.end_session(&ended, "d1", 10, 1000).await.unwrap());
+        assert!(
+            !store.end_session(&ended, "d2", 11, 1000).await.unwrap(),
+            "ends once"
+        );
+        let first = store.claim_due_deliveries(10, 10, 32).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(
+            store
+                .claim_due_deliveries(12, 10, 32)
+                .await
+                .unwrap()
+                .is_empty(),
+            "claimed: no second instance gets it during the lease"
+        );
+        store.delivery_done("d1", 12).await.unwrap();
+        assert!(
+            store
+                .claim_due_deliveries(100, 10, 32)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // A month later the ended session and its delivery go; the live one stays.
+        let month = KEEP_ENDED_SECONDS + 100;
+        assert_eq!(store.purge_ended_sessions(month).await.unwrap(), 2);
+        let left = store.sessions(&SessionFilter::All, true).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].sid, "s2");
     }
 }
