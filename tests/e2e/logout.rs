@@ -149,7 +149,7 @@ async fn the_idps_logout_ends_the_persons_sessions_in_every_department() {
         .metric(
             &w.bridge_url,
             "sso_bridge_upstream_logouts_total",
-            &["result=\"accepted\""],
+            &["upstream=\"university\"", "result=\"accepted\""],
         )
         .await;
 
@@ -164,13 +164,13 @@ async fn the_idps_logout_ends_the_persons_sessions_in_every_department() {
         .metric(
             &w.bridge_url,
             "sso_bridge_upstream_logouts_total",
-            &["result=\"accepted\""],
+            &["upstream=\"university\"", "result=\"accepted\""],
         )
         .await;
-    assert_eq!(
-        accepted,
-        accepted_before + 1.0,
-        "one logout token from the IdP"
+    // Other tests may send this upstream's endpoint tokens meanwhile: at least ours.
+    assert!(
+        accepted > accepted_before,
+        "the IdP's logout token was accepted"
     );
 }
 
