@@ -64,7 +64,7 @@ pub async fn deliver_due(services: &Arc<Services>) -> Result<usize, crate::store
     let now = services.now();
     let claimed = services
         .store
-        .claim_due_deliveries(now, LEASE_SECONDS, BATCH)
+        .claim_due_deliveries(services.config.issuer(), now, LEASE_SECONDS, BATCH)
         .await?;
     let count = claimed.len();
     let mut attempts = tokio::task::JoinSet::new();

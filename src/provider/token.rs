@@ -161,6 +161,7 @@ pub async fn exchange(
         .store
         .insert_session(NewSession {
             sid: &sid,
+            issuer: services.config.issuer(),
             identity_id: &identity.id,
             department: &client_id,
             upstream_id: flow.as_ref().and_then(|f| f.upstream_id.as_deref()),

@@ -6,6 +6,8 @@ use super::{Store, StoreResult};
 
 pub struct NewSession<'a> {
     pub sid: &'a str,
+    /// The issuer that signs the session's id_token (and so its logout token).
+    pub issuer: &'a str,
     pub identity_id: &'a str,
     pub department: &'a str,
     pub upstream_id: Option<&'a str>,
@@ -109,8 +111,8 @@ impl Store {
         let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO sessions (sid, identity_id, department, upstream_id, \
-             upstream_session_hash, upstream_name_id_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             upstream_session_hash, upstream_name_id_hash, created_at, issuer) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(session.sid)
         .bind(session.identity_id)
@@ -119,6 +121,7 @@ impl Store {
         .bind(session.upstream_session_hash)
         .bind(session.upstream_name_id_hash)
         .bind(session.now)
+        .bind(session.issuer)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -194,8 +197,8 @@ impl Store {
         if ended {
             sqlx::query(
                 "INSERT INTO logout_deliveries (id, sid, department, subject, attempts, \
-                 next_attempt_at, claimed_until, created_at, give_up_at) \
-                 VALUES ($1, $2, $3, $4, 0, $5, 0, $5, $6)",
+                 next_attempt_at, claimed_until, created_at, give_up_at, issuer) \
+                 SELECT $1, $2, $3, $4, 0, $5, 0, $5, $6, issuer FROM sessions WHERE sid = $2",
             )
             .bind(delivery_id)
             .bind(&session.sid)
@@ -210,10 +213,13 @@ impl Store {
         Ok(ended)
     }
 
-    /// Claims up to `limit` deliveries that are due, for `lease` seconds: an
-    /// attempt belongs to the one instance whose claim changed the row.
+    /// Claims up to `limit` deliveries of `issuer` that are due, for `lease`
+    /// seconds: an attempt belongs to the one instance whose claim changed the
+    /// row. (An instance serving another issuer could not sign them as the
+    /// homeserver expects.)
     pub async fn claim_due_deliveries(
         &self,
+        issuer: &str,
         now: i64,
         lease: i64,
         limit: i64,
@@ -222,10 +228,12 @@ impl Store {
             "SELECT id, claimed_until FROM logout_deliveries \
              WHERE delivered_at IS NULL AND given_up_at IS NULL \
              AND next_attempt_at <= $1 AND claimed_until <= $1 \
+             AND (issuer = $3 OR issuer IS NULL) \
              ORDER BY next_attempt_at LIMIT $2",
         )
         .bind(now)
         .bind(limit)
+        .bind(issuer)
         .fetch_all(self.pool())
         .await?;
         let mut claimed = Vec::new();
@@ -370,6 +378,7 @@ mod tests {
                 upstream_session_hash: None,
                 upstream_name_id_hash: None,
                 now: 0,
+                issuer: "https://bridge",
             })
             .await
             .unwrap();
@@ -392,11 +401,22 @@ mod tests {
             !store.end_session(&ended, "d2", 11, 1000).await.unwrap(),
             "ends once"
         );
-        let first = store.claim_due_deliveries(10, 10, 32).await.unwrap();
+        assert!(
+            store
+                .claim_due_deliveries("https://other", 10, 10, 32)
+                .await
+                .unwrap()
+                .is_empty(),
+            "an instance of another issuer cannot sign it"
+        );
+        let first = store
+            .claim_due_deliveries("https://bridge", 10, 10, 32)
+            .await
+            .unwrap();
         assert_eq!(first.len(), 1);
         assert!(
             store
-                .claim_due_deliveries(12, 10, 32)
+                .claim_due_deliveries("https://bridge", 12, 10, 32)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -405,7 +425,7 @@ mod tests {
         store.delivery_done("d1", 12).await.unwrap();
         assert!(
             store
-                .claim_due_deliveries(100, 10, 32)
+                .claim_due_deliveries("https://bridge", 100, 10, 32)
                 .await
                 .unwrap()
                 .is_empty()

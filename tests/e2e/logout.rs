@@ -508,7 +508,22 @@ async fn two_instances_on_one_database_send_each_queued_logout_exactly_once() {
     for _ in 0..6 {
         sessions.push(login(&Browser::new(), &person("judy", "eng"), Some("eng")).await);
     }
-    let (second, mut process) = w.start_extra_bridge(|c| c).await;
+    // A second instance of the same bridge: the same public address (issuer),
+    // its own listener, the same database.
+    let (second, mut process) = w
+        .start_extra_bridge(|c| {
+            c.lines()
+                .map(|line| {
+                    if line.starts_with("public_base_url = ") {
+                        format!("public_base_url = \"{}\"", w.bridge_url)
+                    } else {
+                        line.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .await;
     let delivered = |bridge: String| async move {
         w.metric(
             &bridge,
