@@ -132,37 +132,31 @@ impl HttpError {
                 department, resume, ..
             } => {
                 let department = department_name(services, &department, l);
-                return Self::Page {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    title: l.pick(
+                return kept_login(
+                    l.pick(
                         &format!("The Matrix server of {department} is not answering"),
                         &format!("Le serveur Matrix de {department} ne répond pas"),
                     ),
-                    message: l.pick(
+                    l.pick(
                         "Your login is kept: when the server is back, choose “Try again” to go on from here. If this lasts, your department’s IT support can tell you more.",
                         "Votre connexion est conservée : quand le serveur sera de retour, choisissez « Réessayer » pour continuer d’ici. Si cela dure, le support informatique de votre département pourra vous en dire plus.",
                     ),
-                    retry: false,
-                    try_again: Some(resume),
-                    start_again: false,
-                };
+                    resume,
+                );
             }
             FlowError::IdpUnavailable { department, resume } => {
                 let department = department_name(services, &department, l);
-                return Self::Page {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    title: l.pick(
+                return kept_login(
+                    l.pick(
                         &format!("The university login for {department} is not available yet"),
                         &format!("La connexion de l’université pour {department} n’est pas encore disponible"),
                     ),
-                    message: l.pick(
+                    l.pick(
                         "The bridge cannot reach this department's login service at the moment. Your login is kept: wait a minute, then choose “Try again” to go on from here. Other departments are not affected.",
                         "La passerelle ne joint pas le service de connexion de ce département pour le moment. Votre connexion est conservée : attendez une minute, puis choisissez « Réessayer » pour continuer d’ici. Les autres départements ne sont pas concernés.",
                     ),
-                    retry: false,
-                    try_again: Some(resume),
-                    start_again: false,
-                };
+                    resume,
+                );
             }
             FlowError::Saml(SamlError::NoMetadata) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -522,6 +516,18 @@ impl ResponseError for HttpError {
                 .insert_header((header::LOCATION, url.as_str()))
                 .finish(),
         }
+    }
+}
+
+/// A 503 page for a login that is kept: "Try again" goes on from `resume`.
+fn kept_login(title: String, message: String, resume: String) -> HttpError {
+    HttpError::Page {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        title,
+        message,
+        retry: false,
+        try_again: Some(resume),
+        start_again: false,
     }
 }
 

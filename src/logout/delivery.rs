@@ -94,27 +94,15 @@ async fn attempt(services: &Services, delivery: DeliveryRow) {
         Err(error) => {
             let give_up = now >= delivery.give_up_at;
             let wait = backoff(delivery.attempts);
+            let outcome = if give_up { "given_up" } else { "retry" };
+            services
+                .metrics
+                .logout_delivery(&delivery.department, outcome);
+            let (department, attempts) = (&delivery.department, delivery.attempts);
             if give_up {
-                services
-                    .metrics
-                    .logout_delivery(&delivery.department, "given_up");
-                tracing::error!(
-                    department = %delivery.department,
-                    attempts = delivery.attempts,
-                    %error,
-                    "logout never reached the homeserver; given up: the session may live on there"
-                );
+                tracing::error!(%department, attempts, %error, "logout never reached the homeserver; given up: the session may live on there");
             } else {
-                services
-                    .metrics
-                    .logout_delivery(&delivery.department, "retry");
-                tracing::warn!(
-                    department = %delivery.department,
-                    attempts = delivery.attempts,
-                    retry_in_seconds = wait,
-                    %error,
-                    "logout not delivered to the homeserver yet; kept for a retry"
-                );
+                tracing::warn!(%department, attempts, retry_in_seconds = wait, %error, "logout not delivered to the homeserver yet; kept for a retry");
             }
             services
                 .store

@@ -96,6 +96,17 @@ async fn sessions_end_for_one_person_in_one_department_ends_that_session_only() 
     assert_eq!(again, "no live session matches\n");
 }
 
+/// The bridge's count of upstream logout messages refused (or taken) as `reason`.
+async fn upstream_logouts(reason: &str) -> f64 {
+    let w = world();
+    w.metric(
+        &w.bridge_url,
+        "sso_bridge_upstream_logouts_total",
+        &[&format!("result=\"{reason}\"")],
+    )
+    .await
+}
+
 /// The token's verdict at the bridge's introspection, as a university service sees it.
 async fn introspected_active(session: &LoggedIn) -> bool {
     let (status, body, _) = crate::introspection::introspect(
@@ -322,23 +333,11 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
         ),
     ];
     for (what, token, reason) in cases {
-        let before = w
-            .metric(
-                &w.bridge_url,
-                "sso_bridge_upstream_logouts_total",
-                &[&format!("result=\"{reason}\"")],
-            )
-            .await;
+        let before = upstream_logouts(reason).await;
         let (status, body) = send_logout_token(&token).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
         assert_eq!(body["error"], "invalid_request", "{what}: {body}");
-        let after = w
-            .metric(
-                &w.bridge_url,
-                "sso_bridge_upstream_logouts_total",
-                &[&format!("result=\"{reason}\"")],
-            )
-            .await;
+        let after = upstream_logouts(reason).await;
         assert_eq!(after, before + 1.0, "{what} refused as {reason}: {body}");
     }
     tripwires.assert_untouched();
@@ -462,13 +461,7 @@ async fn unsigned_or_wrongly_signed_saml_logout_requests_end_nothing() {
         ("post", "no", "saml_logout_unsigned"),
         ("post", "wrong", "saml_signature"),
     ] {
-        let before = w
-            .metric(
-                &w.bridge_url,
-                "sso_bridge_upstream_logouts_total",
-                &[&format!("result=\"{reason}\"")],
-            )
-            .await;
+        let before = upstream_logouts(reason).await;
         let page = saml_idp_logout(&browser, "sam", binding, sign).await;
         assert_eq!(
             page.status,
@@ -486,13 +479,7 @@ async fn unsigned_or_wrongly_signed_saml_logout_requests_end_nothing() {
             "This sign-out request could not be checked",
             "{binding}/{sign}"
         );
-        let after = w
-            .metric(
-                &w.bridge_url,
-                "sso_bridge_upstream_logouts_total",
-                &[&format!("result=\"{reason}\"")],
-            )
-            .await;
+        let after = upstream_logouts(reason).await;
         assert_eq!(after, before + 1.0, "{binding}/{sign} refused as {reason}");
     }
     let (status, _) = whoami_status(&sam).await;

@@ -21,7 +21,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private, Public};
 
 use super::limits::{LIMITS, check_shape};
-use super::precheck::{child, parse};
+use super::precheck::{check_unique_ids, child, parse};
 use super::profile::check_signatures;
 use super::xmldsig::{self, SignatureSite, VerificationKey};
 use super::{ASSERTION_NS, PROTOCOL_NS, SamlError, shown, xml_escape};
@@ -303,15 +303,7 @@ fn check_envelope(document: &roxmltree::Document<'_>) -> Result<(), SamlError> {
     if document.descendants().any(|n| n.is_comment()) {
         return Err(SamlError::Comment);
     }
-    let mut ids: Vec<&str> = document
-        .descendants()
-        .filter_map(|n| n.attribute("ID"))
-        .collect();
-    ids.sort_unstable();
-    if ids.windows(2).any(|pair| pair[0] == pair[1]) {
-        return Err(SamlError::Profile("two elements share one ID".into()));
-    }
-    Ok(())
+    check_unique_ids(document)
 }
 
 fn instant(value: Option<&str>) -> Option<i64> {

@@ -112,7 +112,7 @@ pub fn precheck(xml: &str) -> Result<Prechecked, SamlError> {
 
 /// A reference resolves by ID: two elements with one ID would let a signature
 /// cover one and the reader read the other.
-fn check_unique_ids(document: &roxmltree::Document<'_>) -> Result<(), SamlError> {
+pub(super) fn check_unique_ids(document: &roxmltree::Document<'_>) -> Result<(), SamlError> {
     let mut ids: Vec<&str> = document
         .descendants()
         .filter_map(|n| n.attribute("ID"))

@@ -42,3 +42,16 @@ export async function axe(page) {
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
   });
 }
+
+/// Where a Matrix client starts a login at the bridge for `client` (its redirectUrl).
+export function loginStart(client) {
+  return `${bridge}_matrix/client/v3/login/sso/redirect?redirectUrl=${encodeURIComponent(client)}`;
+}
+
+/// A fresh browser context and page in which the test plays the client's page
+/// at `client` (nothing listens there).
+export async function pageWithClient(browser, client) {
+  const context = await browser.newContext();
+  await context.route(`${client}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>client</title>' }));
+  return context.newPage();
+}

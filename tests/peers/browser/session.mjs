@@ -10,16 +10,13 @@
 //
 // Environment: BRIDGE_URL, CLIENT_URL (a redirectUrl allowed without confirmation;
 // the script plays the client's page).
-import { bridge, launch, pickAndSignIn, waitForPicker } from './lib.mjs';
+import { launch, loginStart, pageWithClient, pickAndSignIn, waitForPicker } from './lib.mjs';
 
 const client = process.env.CLIENT_URL;
-const start = `${bridge}_matrix/client/v3/login/sso/redirect?redirectUrl=${encodeURIComponent(client)}`;
+const start = loginStart(client);
 const browser = await launch();
 try {
-  const context = await browser.newContext();
-  // The client's page: nothing listens there, so the browser test plays it.
-  await context.route(`${client}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<title>client</title>' }));
-  const page = await context.newPage();
+  const page = await pageWithClient(browser, client);
   const cspMessages = [];
   page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspMessages.push(m.text()); });
   const atClient = (url) => url.href.startsWith(client);
