@@ -136,7 +136,7 @@ impl HomeserverHealth {
             .timeout(CHECK_TIMEOUT)
             .send()
             .await
-            .map_err(|e| unreachable(crate::upstream::error_chain(&e)))?;
+            .map_err(|e| unreachable(crate::outbound::error_chain(&e)))?;
         if !response.status().is_success() {
             return Err(unreachable(format!("it answered {}", response.status())));
         }

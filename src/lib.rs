@@ -18,6 +18,7 @@ pub mod introspection;
 pub mod logging;
 pub mod logout;
 pub mod metrics;
+pub mod outbound;
 pub mod provider;
 pub mod random;
 pub mod rate_limit;

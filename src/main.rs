@@ -223,7 +223,7 @@ fn main() -> ExitCode {
             run(async move {
                 let upstreams = sso_bridge::upstream::Upstreams::load(
                     &config,
-                    sso_bridge::upstream::back_channel_client(),
+                    sso_bridge::outbound::back_channel_client()?,
                 )
                 .await?;
                 let idp = upstreams.saml(&upstream).ok_or_else(|| {

@@ -78,7 +78,9 @@ impl Services {
             config.lifetimes.access_token,
         )
         .await?;
-        let http = crate::upstream::back_channel_client();
+        let http = crate::outbound::back_channel_client().map_err(|e| {
+            anyhow::anyhow!("cannot build the HTTP client for back-channel calls: {e}")
+        })?;
         let upstreams = Upstreams::load(&config, http.clone()).await?;
         let metrics = Metrics::new();
         let introspector = Introspector::new(&config, &metrics)?;

@@ -12,8 +12,9 @@ use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sso_bridge::config::{OidcUpstream, Secret};
+use sso_bridge::outbound::back_channel_client;
+use sso_bridge::upstream::UpstreamError;
 use sso_bridge::upstream::oidc::{OidcClient, UpstreamRequestSecrets};
-use sso_bridge::upstream::{UpstreamError, back_channel_client};
 
 struct Idp {
     issuer: String,
@@ -141,7 +142,7 @@ async fn setup_with(iss_supported: bool) -> Setup {
             scopes: vec!["openid".into()],
         },
         url::Url::parse("http://127.0.0.1:8008/_sso_bridge/upstream/oidc/test/callback").unwrap(),
-        back_channel_client(),
+        back_channel_client().expect("client"),
     );
     Setup {
         idp,

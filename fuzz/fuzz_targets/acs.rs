@@ -8,7 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use libfuzzer_sys::fuzz_target;
 use sso_bridge::config::Config;
-use sso_bridge::upstream::{Upstreams, back_channel_client};
+use sso_bridge::outbound::back_channel_client;
+use sso_bridge::upstream::Upstreams;
 
 fn upstreams() -> &'static Upstreams {
     static UPSTREAMS: OnceLock<Upstreams> = OnceLock::new();
@@ -36,7 +37,7 @@ homeserver = {{ base_url = "http://127.0.0.1:8101/", server_name = "eng.test" }}
         ))
         .expect("fuzz config");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(Upstreams::load(&config, back_channel_client())).expect("upstreams")
+        runtime.block_on(Upstreams::load(&config, back_channel_client().expect("client"))).expect("upstreams")
     })
 }
 

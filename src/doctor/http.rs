@@ -3,19 +3,20 @@
 
 use std::time::Duration;
 
-use crate::upstream::error_chain;
+use crate::outbound::error_chain;
 
 /// Every outbound call gives up after this long.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn client() -> reqwest::Client {
+/// The doctor's client; building it fails only on a broken TLS set-up, and
+/// then the doctor says so instead of calling out without these bounds.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(3))
         .timeout(TIMEOUT)
         .user_agent(concat!("sso-bridge-doctor/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 /// Why a request got no answer, without the noise of nested error types.

@@ -62,7 +62,16 @@ pub async fn diagnose(
     config_path: &str,
     options: &Options,
 ) -> Vec<Check> {
-    let http = http::client();
+    let http = match http::client() {
+        Ok(http) => http,
+        Err(e) => {
+            return vec![Check::fail(
+                "HTTP client",
+                format!("cannot be built: {e}"),
+                "check the system's TLS set-up (CA certificates, OpenSSL)",
+            )];
+        }
+    };
     let (database, (public, bridge_running)) =
         tokio::join!(database::check(config), public_url::check(&http, config));
     let probe = match (&database.store, bridge_running, options.login_probe) {

@@ -56,7 +56,7 @@ pub async fn whoami(
             unavailable(if e.is_timeout() {
                 format!("no answer within {} s", timeout.as_secs())
             } else {
-                crate::upstream::error_chain(&e)
+                crate::outbound::error_chain(&e)
             })
         })?;
     let status = response.status().as_u16();

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::outbound::error_chain;
 use crate::services::Services;
 use crate::store::{DeliveryRow, SessionRow};
-use crate::upstream::error_chain;
 
 /// How long one attempt may take: a homeserver answers a logout in milliseconds.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);

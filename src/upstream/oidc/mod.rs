@@ -19,9 +19,10 @@ use openidconnect::{
 use tokio::sync::RwLock;
 use url::Url;
 
-use super::{UpstreamError, error_chain};
+use super::UpstreamError;
 use crate::config::OidcUpstream;
 use crate::identity::{Claims, UpstreamIdentity, UpstreamSession};
+use crate::outbound::error_chain;
 
 /// Discovery documents and keys are re-read after this long, or after a failed check.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
