@@ -1,6 +1,7 @@
 //! Typed configuration: read one TOML file, resolve secrets, validate everything,
 //! and fail with messages that name the key and say how to fix it.
 
+mod departments;
 mod file;
 mod introspection;
 mod logout;
@@ -8,6 +9,7 @@ mod metrics;
 mod pages;
 mod rate_limits;
 mod secret;
+mod upstreams;
 mod validate;
 
 use std::net::SocketAddr;

@@ -4,12 +4,11 @@ use std::collections::HashSet;
 
 use url::Url;
 
-use super::file::{ConfigFile, DepartmentFile, OidcUpstreamFile, SamlUpstreamFile, UpstreamFile};
+use super::file::{ConfigFile, UpstreamFile};
 use super::{
-    Config, ConfigError, ConfigProblem, Department, Homeserver, HomeserverProvider, Lifetimes,
-    MetadataSource, OidcUpstream, SamlUpstream, Secret, SecretSource, Upstream,
+    Config, ConfigError, ConfigProblem, HomeserverProvider, Lifetimes, Secret, SecretSource,
+    Upstream,
 };
-use crate::identity::{ClaimTemplate, MembershipRule};
 
 #[derive(Default)]
 pub(super) struct Problems(pub(super) Vec<ConfigProblem>);
@@ -50,7 +49,7 @@ impl Problems {
         }
     }
 
-    fn http_url(&mut self, key: &str, value: &str) -> Url {
+    pub(super) fn http_url(&mut self, key: &str, value: &str) -> Url {
         match Url::parse(value) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
                 if !url.username().is_empty() || url.password().is_some() {
@@ -89,11 +88,11 @@ impl Problems {
     }
 }
 
-fn placeholder_url() -> Url {
+pub(super) fn placeholder_url() -> Url {
     Url::parse("http://invalid.invalid/").unwrap_or_else(|_| unreachable!("constant URL parses"))
 }
 
-fn with_trailing_slash(mut url: Url) -> Url {
+pub(super) fn with_trailing_slash(mut url: Url) -> Url {
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -193,7 +192,7 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
     for (i, upstream) in file.upstreams.into_iter().enumerate() {
         match upstream {
             UpstreamFile::Oidc(o) => {
-                let u = oidc_upstream(&mut p, i, o);
+                let u = super::upstreams::oidc_upstream(&mut p, i, o);
                 if !upstream_ids.insert(u.id.clone()) {
                     p.add(
                         format!("upstreams[{i}].id"),
@@ -204,7 +203,13 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
                 upstreams.push(Upstream::Oidc(u));
             }
             UpstreamFile::Saml(f) => {
-                let u = saml_upstream(&mut p, i, f, &public_base_url, &allowed_redirect_origins);
+                let u = super::upstreams::saml_upstream(
+                    &mut p,
+                    i,
+                    f,
+                    &public_base_url,
+                    &allowed_redirect_origins,
+                );
                 if !upstream_ids.insert(u.id.clone()) {
                     p.add(
                         format!("upstreams[{i}].id"),
@@ -228,7 +233,7 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
     let mut department_ids = HashSet::new();
     let mut domains = HashSet::new();
     for (i, d) in file.departments.into_iter().enumerate() {
-        let dept = department(&mut p, i, d, &upstream_ids);
+        let dept = super::departments::department(&mut p, i, d, &upstream_ids);
         if !department_ids.insert(dept.id.clone()) {
             p.add(
                 format!("departments[{i}].id"),
@@ -290,373 +295,6 @@ pub(super) fn validate(file: ConfigFile) -> Result<Config, ConfigError> {
         upstreams,
         departments,
     })
-}
-
-fn oidc_upstream(p: &mut Problems, i: usize, o: OidcUpstreamFile) -> OidcUpstream {
-    let key = |k: &str| format!("upstreams[{i}].{k}");
-    if !valid_id(&o.id) {
-        p.add(
-            key("id"),
-            format!("{:?} is not a valid id", o.id),
-            "use 1–64 characters of a-z, 0-9, - and _",
-        );
-    }
-    if !matches!(Url::parse(&o.issuer), Ok(url) if matches!(url.scheme(), "http" | "https")) {
-        p.add(
-            key("issuer"),
-            format!("{:?} is not an http(s) URL", o.issuer),
-            "give the IdP's issuer exactly as its discovery document says",
-        );
-    }
-    if !o.scopes.iter().any(|s| s == "openid") {
-        p.add(
-            key("scopes"),
-            "the `openid` scope is missing",
-            "add \"openid\" to scopes",
-        );
-    }
-    if o.client_id.is_empty() {
-        p.add(
-            key("client_id"),
-            "is empty",
-            "give the client id the IdP registered for the bridge",
-        );
-    }
-    let client_secret = p.secret(&key("client_secret"), &o.client_secret, 1);
-    OidcUpstream {
-        name: o.name.unwrap_or_else(|| o.id.clone()),
-        id: o.id,
-        issuer: o.issuer,
-        client_id: o.client_id,
-        client_secret,
-        scopes: o.scopes,
-    }
-}
-
-const NAME_ID_FORMATS: &[(&str, &str)] = &[
-    (
-        "persistent",
-        "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-    ),
-    (
-        "transient",
-        "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
-    ),
-    (
-        "email",
-        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-    ),
-    (
-        "unspecified",
-        "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
-    ),
-];
-
-fn saml_upstream(
-    p: &mut Problems,
-    i: usize,
-    f: SamlUpstreamFile,
-    base: &Url,
-    allowed_origins: &[url::Origin],
-) -> SamlUpstream {
-    let key = |k: &str| format!("upstreams[{i}].{k}");
-    if !valid_id(&f.id) {
-        p.add(
-            key("id"),
-            format!("{:?} is not a valid id", f.id),
-            "use 1–64 characters of a-z, 0-9, - and _",
-        );
-    }
-    let metadata = match (&f.metadata_file, &f.metadata_url) {
-        (Some(file), None) => MetadataSource::File(file.into()),
-        (None, Some(url)) => match Url::parse(url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => MetadataSource::Url(url),
-            _ => {
-                p.add(
-                    key("metadata_url"),
-                    format!("{url:?} is not an http(s) URL"),
-                    "give the URL the IdP publishes its metadata at",
-                );
-                MetadataSource::Url(placeholder_url())
-            }
-        },
-        _ => {
-            p.add(
-                key("metadata_file"),
-                "give exactly one of metadata_file and metadata_url",
-                "point to the IdP's SAML metadata, as a file or a URL",
-            );
-            MetadataSource::File("".into())
-        }
-    };
-    let sp_private_key_pem = p.secret(&key("sp_private_key"), &f.sp_private_key, 1);
-    if !sp_private_key_pem.expose().is_empty()
-        && !sp_private_key_pem.expose().contains("PRIVATE KEY-----")
-    {
-        p.add(key("sp_private_key"), "is not a PEM private key", "give the SP key as PEM, e.g. { file = \"/etc/sso-bridge/saml-sp.key\" } (openssl req -x509 -newkey rsa:2048 -nodes …)");
-    }
-    let sp_certificate_pem = match std::fs::read_to_string(&f.sp_certificate_file) {
-        Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => pem,
-        Ok(_) => {
-            p.add(
-                key("sp_certificate_file"),
-                "is not a PEM certificate",
-                "give the path of the SP certificate in PEM",
-            );
-            String::new()
-        }
-        Err(e) => {
-            p.add(
-                key("sp_certificate_file"),
-                format!("cannot read {}: {e}", f.sp_certificate_file),
-                "give the path of the SP certificate in PEM",
-            );
-            String::new()
-        }
-    };
-    let name_id_format = NAME_ID_FORMATS
-        .iter()
-        .find(|(short, urn)| *short == f.name_id_format || *urn == f.name_id_format)
-        .map(|(_, urn)| (*urn).to_owned())
-        .unwrap_or_else(|| {
-            p.add(
-                key("name_id_format"),
-                format!("{:?} is not a known NameID format", f.name_id_format),
-                "use persistent, transient, email or unspecified",
-            );
-            String::new()
-        });
-    if !name_id_format.ends_with(":persistent") && f.subject_attribute.is_none() {
-        p.add(
-            key("subject_attribute"),
-            "only a persistent NameID is stable; with another format every login could be a new account",
-            "set subject_attribute to a stable attribute (e.g. \"eduPersonPrincipalName\"), or ask for persistent NameIDs",
-        );
-    }
-    if !(0..=600).contains(&f.clock_skew_seconds) {
-        p.add(
-            key("clock_skew_seconds"),
-            format!("{} is out of range", f.clock_skew_seconds),
-            "use 0 to 600 seconds (60 is usual)",
-        );
-    }
-    if f.metadata_refresh_seconds < 60 {
-        p.add(
-            key("metadata_refresh_seconds"),
-            "is below 60",
-            "refresh at most once a minute; hourly is usual",
-        );
-    }
-    let unsolicited_redirect_url = f.unsolicited_redirect_url.as_deref().map(|raw| match Url::parse(raw) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && (allowed_origins.contains(&url.origin()) || url.origin() == base.origin()) => url,
-        _ => {
-            p.add(
-                key("unsolicited_redirect_url"),
-                format!("{raw:?} is not an http(s) URL on redirects.allowed_origins"),
-                "give the Matrix client URL IdP-initiated logins should land at, and list its origin in redirects.allowed_origins",
-            );
-            placeholder_url()
-        }
-    });
-    let default_entity_id = {
-        let mut url = base.clone();
-        let path = format!("{}_sso_bridge/upstream/saml/{}/metadata", base.path(), f.id);
-        url.set_path(&path);
-        url.to_string()
-    };
-    SamlUpstream {
-        name: f.name.unwrap_or_else(|| f.id.clone()),
-        sp_entity_id: f.sp_entity_id.unwrap_or(default_entity_id),
-        id: f.id,
-        metadata,
-        metadata_refresh_seconds: f.metadata_refresh_seconds,
-        sp_private_key_pem,
-        sp_certificate_pem,
-        sign_requests: f.sign_requests,
-        clock_skew_seconds: f.clock_skew_seconds,
-        name_id_format,
-        subject_attribute: f.subject_attribute,
-        unsolicited_redirect_url,
-        friendly_names: f.friendly_names,
-    }
-}
-
-fn department(
-    p: &mut Problems,
-    i: usize,
-    d: DepartmentFile,
-    upstreams: &HashSet<String>,
-) -> Department {
-    let key = |k: &str| format!("departments[{i}].{k}");
-    if !valid_id(&d.id) {
-        p.add(key("id"), format!("{:?} is not a valid id", d.id), "use 1–64 characters of a-z, 0-9, - and _ (it is also the department homeserver's client_id)");
-    }
-    if d.name.trim().is_empty() {
-        p.add(
-            key("name"),
-            "is empty",
-            "give the name users see in the picker",
-        );
-    }
-    let mut names = Vec::new();
-    for (lang, name) in &d.names {
-        if !super::PAGE_LANGUAGES.contains(&lang.as_str()) {
-            p.add(
-                key(&format!("names.{lang}")),
-                format!("{lang:?} is not a language of the pages"),
-                format!("use one of {}", super::PAGE_LANGUAGES.join(", ")),
-            );
-        } else if name.trim().is_empty() {
-            p.add(
-                key(&format!("names.{lang}")),
-                "is empty",
-                "give the name, or remove the key",
-            );
-        } else {
-            names.push((lang.clone(), name.trim().to_owned()));
-        }
-    }
-    let logo_url = d.logo_url.as_deref().map(|logo| match Url::parse(logo) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-        _ => {
-            p.add(
-                key("logo_url"),
-                format!("{logo:?} is not an http(s) URL"),
-                "give an absolute URL of an image",
-            );
-            placeholder_url()
-        }
-    });
-    if let Some(icon) = &d.icon
-        && !icon.starts_with("mxc://")
-    {
-        p.add(
-            key("icon"),
-            format!("{icon:?} is not an mxc:// URI"),
-            "upload the icon to a homeserver and give its mxc:// URI, or remove the key",
-        );
-    }
-    let mut email_domains = Vec::new();
-    for domain in &d.email_domains {
-        let normalized = domain.trim().trim_start_matches('@').to_ascii_lowercase();
-        if normalized.is_empty()
-            || normalized.contains(['@', '/', ' '])
-            || !normalized.contains('.')
-        {
-            p.add(
-                key("email_domains"),
-                format!("{domain:?} is not a domain"),
-                "write domains like \"eng.ac.cdl\"",
-            );
-        } else {
-            email_domains.push(normalized);
-        }
-    }
-    let base_url = p.http_url(&key("homeserver.base_url"), &d.homeserver.base_url);
-    if d.homeserver.server_name.trim().is_empty() {
-        p.add(
-            key("homeserver.server_name"),
-            "is empty",
-            "give the server name in the department's user ids, e.g. \"eng.ac.cdl\"",
-        );
-    }
-    let oidc_redirect_uris = match d.homeserver.oidc_redirect_uris {
-        Some(uris) if !uris.is_empty() => {
-            for uri in &uris {
-                if !matches!(Url::parse(uri), Ok(u) if matches!(u.scheme(), "http" | "https")) {
-                    p.add(
-                        key("homeserver.oidc_redirect_uris"),
-                        format!("{uri:?} is not an http(s) URL"),
-                        "give the homeserver's full OIDC callback URL",
-                    );
-                }
-            }
-            uris
-        }
-        Some(_) => {
-            p.add(
-                key("homeserver.oidc_redirect_uris"),
-                "is empty",
-                "remove the key to use the Synapse default, or list the callback URLs",
-            );
-            Vec::new()
-        }
-        None => vec![format!("{base_url}_synapse/client/oidc/callback")],
-    };
-    let client_secret = p.secret(&key("client_secret"), &d.client_secret, 16);
-    if !upstreams.contains(&d.upstream) {
-        p.add(
-            key("upstream"),
-            format!("{:?} names no configured upstream", d.upstream),
-            "use the id of one of the [[upstreams]]",
-        );
-    }
-    if d.membership.claim.trim().is_empty()
-        || (d.membership.any_of.is_empty() && d.membership.scopes.is_empty())
-    {
-        p.add(key("membership"), "the rule is empty", "name a claim and accepted values or scopes, e.g. { claim = \"department\", any_of = [\"eng\"] } or { claim = \"eduPersonScopedAffiliation\", scopes = [\"eng.ac.cdl\"] }");
-    }
-    const RESERVED: &[&str] = &[
-        "state",
-        "nonce",
-        "code_challenge",
-        "code_challenge_method",
-        "client_id",
-        "redirect_uri",
-        "response_type",
-        "scope",
-        "login_hint",
-        "SAMLRequest",
-        "RelayState",
-        "SigAlg",
-        "Signature",
-    ];
-    for name in d.upstream_params.keys() {
-        if name.is_empty() || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-            p.add(
-                key("upstream_params"),
-                format!("{name:?} cannot be set here"),
-                "use a parameter name the IdP understands that is not part of the protocol itself",
-            );
-        }
-    }
-    let upstream_params: Vec<(String, String)> = d.upstream_params.into_iter().collect();
-    let mut template = |k: &str, source: &str| {
-        ClaimTemplate::parse(source).unwrap_or_else(|e| {
-            p.add(
-                key(k),
-                e.to_string(),
-                "write claim names in braces, e.g. \"{preferred_username}\"",
-            );
-            ClaimTemplate::parse("{sub}")
-                .unwrap_or_else(|_| unreachable!("constant template parses"))
-        })
-    };
-    let localpart_template = template("localpart_template", &d.localpart_template);
-    let display_name_template = template("display_name_template", &d.display_name_template);
-    Department {
-        id: d.id,
-        name: d.name,
-        names,
-        logo_url,
-        icon: d.icon,
-        email_domains,
-        homeserver: Homeserver {
-            base_url,
-            server_name: d.homeserver.server_name,
-            oidc_redirect_uris,
-        },
-        client_secret,
-        upstream: d.upstream,
-        upstream_params,
-        membership: MembershipRule {
-            claim: d.membership.claim,
-            any_of: d.membership.any_of,
-            scopes: d.membership.scopes,
-        },
-        localpart_template,
-        display_name_template,
-    }
 }
 
 #[cfg(test)]
