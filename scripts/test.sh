@@ -12,13 +12,13 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "==> cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --all-targets --all-features --locked -- -D warnings
 
 echo "==> cargo test (SQLite)"
 # One process per test binary: the end-to-end tests share their peers.
-cargo test --all-targets --locked -- --test-threads=4
+cargo test --all-targets --features peers --locked -- --test-threads=4
 
 echo "==> cargo test (PostgreSQL): every test that touches the database, again"
-SSO_BRIDGE_TEST_DB=postgres cargo test --locked \
+SSO_BRIDGE_TEST_DB=postgres cargo test --features peers --locked \
     --test e2e --test inprocess_flow --test inprocess_introspection --test saml_acs_checks \
     -- --test-threads=4

@@ -8,7 +8,9 @@
 //! exist, the public URLs must lead to the right containers, Keycloak's realm must
 //! know the bridge's clients, and the Dockerfile must copy what the build reads.
 //! Reading the compose file is `tests/compose/validate.py`, run with
-//! `.peers/venv/bin/python` (scripts/setup.sh; Synapse brings PyYAML and jsonschema).
+//! `.peers/venv/bin/python` (scripts/setup.sh; Synapse brings PyYAML and jsonschema):
+//! built with `--features peers` (`scripts/test.sh`).
+#![cfg(feature = "peers")]
 
 use std::collections::BTreeMap;
 use std::io::Write;

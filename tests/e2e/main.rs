@@ -1,5 +1,8 @@
 //! End-to-end: the real bridge binary against real peers (an OIDC IdP, a SAML2
 //! IdP, three Synapses, Redis), all on 127.0.0.1 and started once for this binary.
+//! Needs the peers `scripts/setup.sh` installs: built with `--features peers`
+//! (`scripts/test.sh`).
+#![cfg(feature = "peers")]
 
 #[path = "../support/mod.rs"]
 mod support;
