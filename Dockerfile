@@ -11,9 +11,11 @@ RUN apt-get update \
         pkg-config libclang-dev libssl-dev libxml2-dev libxmlsec1-dev libxslt1-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
-# What the build reads: the manifest, lock file and build script (xmlsec bindings), the code, the migrations
-# (embedded by sqlx::migrate!), the templates (askama) and the declared bench target.
-COPY Cargo.toml Cargo.lock build.rs ./
+# What the build reads: the manifest and lock file, the code and the crates it depends on
+# (crates/sys: the xmlsec bindings' build script), the migrations (embedded by
+# sqlx::migrate!), the templates (askama) and the declared bench target.
+COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
 COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates

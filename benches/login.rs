@@ -160,7 +160,7 @@ fn perf_record(pid: u32, dir: &Path, name: &str) -> Option<Child> {
 fn perf_stop(perf: Option<Child>) {
     if let Some(mut perf) = perf {
         // SAFETY: signalling our own child.
-        unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+        sso_bridge_sys::process::signal_child(&perf, sso_bridge_sys::process::SIGINT);
         let _ = perf.wait();
     }
 }

@@ -584,18 +584,11 @@ struct Mark {
 
 impl Mark {
     fn now() -> Self {
-        let usage = |who| {
-            // SAFETY: getrusage writes into the struct it is given.
-            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-            unsafe { libc::getrusage(who, &mut usage) };
-            let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            (
-                seconds(usage.ru_utime) + seconds(usage.ru_stime),
-                seconds(usage.ru_stime),
-                (usage.ru_nvcsw + usage.ru_nivcsw) as f64,
-            )
+        let usage = |children| {
+            let u = sso_bridge_sys::process::usage(children);
+            (u.cpu_seconds, u.sys_seconds, u.context_switches)
         };
-        let (own, children) = (usage(libc::RUSAGE_SELF), usage(libc::RUSAGE_CHILDREN));
+        let (own, children) = (usage(false), usage(true));
         Self {
             at: Instant::now(),
             cpu: own.0 + children.0,

@@ -86,7 +86,7 @@ async fn run(w: &World) {
     );
     if let Some(mut perf) = perf {
         // SAFETY: signalling our own child.
-        unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+        sso_bridge_sys::process::signal_child(&perf, sso_bridge_sys::process::SIGINT);
         let _ = perf.wait();
     }
     let introspect_script = post_script(

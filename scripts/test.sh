@@ -12,11 +12,11 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "==> cargo clippy"
-cargo clippy --all-targets --all-features --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 echo "==> cargo test (SQLite)"
 # One process per test binary: the end-to-end tests share their peers.
-cargo test --all-targets --features peers --locked -- --test-threads=4
+cargo test --workspace --all-targets --features peers --locked -- --test-threads=4
 
 echo "==> cargo test (PostgreSQL): every test that touches the database, again"
 SSO_BRIDGE_TEST_DB=postgres cargo test --features peers --locked \

@@ -3,6 +3,9 @@
 //!
 //! Calls go one way: `http` → `flow` → {`upstream`, `provider`, `identity`} → `store`.
 
+// Nothing from outside is unwrapped: errors are answered (unit tests may panic).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod clock;
 pub mod commands;
 pub mod config;

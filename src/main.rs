@@ -1,5 +1,8 @@
 //! The `sso-bridge` command line: parse, load config, call into the library.
 
+// Nothing from outside is unwrapped: errors are answered (unit tests may panic).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 /// mimalloc: fewer cycles per request than glibc malloc under actix's many small allocations.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -845,6 +845,23 @@ fn dockerfile_copies_what_the_build_reads() {
     let manifest: toml::Table =
         toml::from_str(&std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml"))
             .expect("Cargo.toml is TOML");
+    // Path dependencies and workspace members are read by the build too.
+    let path_dependencies = manifest
+        .get("dependencies")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flat_map(|deps| deps.values())
+        .filter_map(|dep| dep.get("path").and_then(toml::Value::as_str));
+    let members = manifest
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_str);
+    for path in path_dependencies.chain(members) {
+        needed.push(path.split('/').next().unwrap_or_default().to_owned());
+    }
     for kind in ["bench", "bin", "example", "test"] {
         for target in manifest
             .get(kind)

@@ -983,7 +983,7 @@ const FAST: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[actix_web::test]
 async fn references_to_a_listener_a_file_and_a_fifo_are_refused_and_never_followed() {
-    let wires = support::tripwire::Tripwires::set();
+    let wires = sso_bridge_sys::tripwire::Tripwires::set();
     for url in [wires.http_url(), wires.file_url(), wires.fifo_url()] {
         let s = spec("_req");
         refused_within(&referring_to(&s, &url), "saml_signature_profile", FAST).await;

@@ -16,8 +16,8 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 
 use crate::support::login::{NO_PICKER, full_login, person, start_url};
-use crate::support::tripwire::Tripwires;
 use crate::support::world::{TRUSTED_CLIENT, World, world};
+use sso_bridge_sys::tripwire::Tripwires;
 
 const FLOOD: usize = 200;
 const ADDRESSES: u8 = 8;

@@ -573,7 +573,10 @@ async fn on_sigterm_requests_in_flight_finish_and_new_ones_are_refused() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let started = std::time::Instant::now();
     // SAFETY: signalling our own child process.
-    assert_eq!(unsafe { libc::kill(process.id() as i32, libc::SIGTERM) }, 0);
+    assert!(sso_bridge_sys::process::signal_child(
+        &process,
+        sso_bridge_sys::process::SIGTERM
+    ));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // No new connections once the shutdown began…
     let refused = reqwest::Client::new()

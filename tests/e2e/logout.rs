@@ -257,7 +257,7 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let other_key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-    let tripwires = crate::support::tripwire::Tripwires::set();
+    let tripwires = sso_bridge_sys::tripwire::Tripwires::set();
     let with = |changes: Value| {
         let mut claims = good(&format!("jti-{}", rand::random::<u64>()));
         for (k, v) in changes.as_object().unwrap() {

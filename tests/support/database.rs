@@ -47,8 +47,7 @@ fn bin(name: &str) -> PathBuf {
 /// is our direct child and dies with the tests like every other peer).
 fn as_postgres(program: PathBuf) -> Command {
     let mut command = Command::new(program);
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if sso_bridge_sys::process::is_root() {
         let id = |flag: &str| -> u32 {
             let out = Command::new("id")
                 .args([flag, "postgres"])
@@ -102,8 +101,7 @@ impl Cluster {
         let dir = root.join(format!("target/postgres/{}/{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("postgres dir");
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
+        if sso_bridge_sys::process::is_root() {
             let status = Command::new("chown")
                 .args(["-R", "postgres"])
                 .arg(root.join(format!("target/postgres/{}", std::process::id())))
@@ -163,10 +161,7 @@ impl Cluster {
     pub fn stop(&self) {
         if let Some(mut server) = self.server.lock().expect("lock").take() {
             // SIGINT is PostgreSQL's fast shutdown: open connections are cut.
-            // SAFETY: signalling our own child process.
-            unsafe {
-                libc::kill(server.id() as i32, libc::SIGINT);
-            }
+            sso_bridge_sys::process::signal_child(&server, sso_bridge_sys::process::SIGINT);
             let deadline = Instant::now() + Duration::from_secs(10);
             while !matches!(server.try_wait(), Ok(Some(_))) {
                 if Instant::now() > deadline {

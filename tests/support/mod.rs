@@ -9,5 +9,4 @@ pub mod matrix;
 pub mod saml_config;
 pub mod spawn;
 pub mod stand_in;
-pub mod tripwire;
 pub mod world;

@@ -2,7 +2,6 @@
 //! lives as long as the test process, with PR_SET_PDEATHSIG, so every peer dies
 //! with the tests, however they end (pass, panic, or kill).
 
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::sync::mpsc;
@@ -17,13 +16,7 @@ fn spawner() -> &'static mpsc::Sender<Request> {
             .name("peer-spawner".into())
             .spawn(move || {
                 for (mut command, reply) in rx {
-                    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-                    unsafe {
-                        command.pre_exec(|| {
-                            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                            Ok(())
-                        });
-                    }
+                    sso_bridge_sys::process::die_with_parent(&mut command);
                     let _ = reply.send(command.spawn());
                 }
             })
@@ -44,10 +37,7 @@ pub fn spawn(command: Command) -> std::io::Result<Child> {
 
 /// Stops a child politely (SIGTERM), then for sure.
 pub fn stop(child: &mut Child) {
-    // SAFETY: sending a signal to our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
+    sso_bridge_sys::process::signal_child(child, sso_bridge_sys::process::SIGTERM);
     for _ in 0..50 {
         if let Ok(Some(_)) = child.try_wait() {
             return;

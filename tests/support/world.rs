@@ -634,11 +634,11 @@ impl World {
 
     /// Freezes a Synapse (SIGSTOP): it accepts connections and never answers.
     pub fn pause_homeserver(&self, id: &str) {
-        self.signal_homeserver(id, libc::SIGSTOP);
+        self.signal_homeserver(id, sso_bridge_sys::process::SIGSTOP);
     }
 
     pub fn resume_homeserver(&self, id: &str) {
-        self.signal_homeserver(id, libc::SIGCONT);
+        self.signal_homeserver(id, sso_bridge_sys::process::SIGCONT);
     }
 
     fn signal_homeserver(&self, id: &str, signal: i32) {
@@ -647,9 +647,10 @@ impl World {
             .iter()
             .find(|(hs, _)| *hs == id)
             .unwrap_or_else(|| panic!("no Synapse {id}"));
-        // SAFETY: signalling our own child process.
-        let rc = unsafe { libc::kill(*pid as i32, signal) };
-        assert_eq!(rc, 0, "signal {signal} to Synapse {id}");
+        assert!(
+            sso_bridge_sys::process::signal(*pid, signal),
+            "signal {signal} to Synapse {id}"
+        );
     }
 
     /// A counter or gauge from a bridge instance's `/metrics`, summed over the

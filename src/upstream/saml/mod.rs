@@ -21,7 +21,7 @@ mod pool;
 mod precheck;
 mod profile;
 mod verify;
-mod xmldsig;
+use sso_bridge_sys::xmldsig;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

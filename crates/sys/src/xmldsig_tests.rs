@@ -6,14 +6,12 @@ use samael::crypto::{CertificateDer, Crypto, CryptoProvider};
 
 use super::*;
 
-#[path = "../../../tests/support/tripwire.rs"]
-mod tripwire;
-use tripwire::Tripwires;
+use crate::tripwire::Tripwires;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/saml")
+            .join("../../tests/fixtures/saml")
             .join(name),
     )
     .expect("fixture")

@@ -5,7 +5,7 @@
 use std::env;
 use std::path::PathBuf;
 
-const HEADER: &str = "src/upstream/saml/xmlsec.h";
+const HEADER: &str = "src/xmlsec.h";
 
 const FUNCTIONS: &[&str] = &[
     "xmlReadMemory",

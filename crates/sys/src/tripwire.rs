@@ -34,6 +34,7 @@ impl Tripwires {
         assert!(inotify >= 0, "inotify");
         for path in [&file, &fifo] {
             let c = c_path(path);
+            // SAFETY: a live inotify descriptor and a valid NUL-terminated path.
             let watch = unsafe {
                 libc::inotify_add_watch(inotify, c.as_ptr(), libc::IN_OPEN | libc::IN_ACCESS)
             };
@@ -82,6 +83,7 @@ impl Tripwires {
         // SAFETY: a valid path; the descriptor is closed at once if it opens.
         let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_NONBLOCK) };
         if fd >= 0 {
+            // SAFETY: the descriptor just opened, closed once.
             unsafe { libc::close(fd) };
             panic!("someone holds the FIFO open for reading");
         }
