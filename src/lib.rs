@@ -26,6 +26,7 @@ pub mod provider;
 pub mod random;
 pub mod rate_limit;
 pub mod request_context;
+pub mod routes;
 pub mod services;
 pub mod store;
 pub mod upstream;

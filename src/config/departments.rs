@@ -110,7 +110,10 @@ pub(super) fn department(
             );
             Vec::new()
         }
-        None => vec![format!("{base_url}_synapse/client/oidc/callback")],
+        None => vec![format!(
+            "{base_url}{}",
+            crate::routes::SYNAPSE_OIDC_CALLBACK
+        )],
     };
     let client_secret = p.secret(&key("client_secret"), &d.client_secret, 16);
     if !upstreams.contains(&d.upstream) {

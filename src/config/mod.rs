@@ -208,28 +208,25 @@ pub fn upstream_endpoints(config: &Config, upstream: &Upstream) -> Vec<(&'static
         Upstream::Oidc(o) => vec![
             (
                 "redirect URI",
-                config.url(&format!("_sso_bridge/upstream/oidc/{}/callback", o.id)),
+                config.url(&crate::routes::oidc_callback(&o.id)),
             ),
             (
                 "back-channel logout URI",
-                config.url(&format!(
-                    "_sso_bridge/upstream/oidc/{}/backchannel-logout",
-                    o.id
-                )),
+                config.url(&crate::routes::oidc_backchannel_logout(&o.id)),
             ),
         ],
         Upstream::Saml(s) => vec![
             (
                 "SP metadata",
-                config.url(&format!("_sso_bridge/upstream/saml/{}/metadata", s.id)),
+                config.url(&crate::routes::saml_metadata(&s.id)),
             ),
             (
                 "assertion consumer service",
-                config.url(&format!("_sso_bridge/upstream/saml/{}/acs", s.id)),
+                config.url(&crate::routes::saml_acs(&s.id)),
             ),
             (
                 "single logout service",
-                config.url(&format!("_sso_bridge/upstream/saml/{}/slo", s.id)),
+                config.url(&crate::routes::saml_slo(&s.id)),
             ),
         ],
     }

@@ -23,7 +23,7 @@ pub async fn check(
     let url = match department
         .homeserver
         .base_url
-        .join("_synapse/client/oidc/backchannel_logout")
+        .join(crate::routes::SYNAPSE_BACKCHANNEL_LOGOUT)
     {
         Ok(url) => url,
         Err(e) => return Check::fail(subject, e.to_string(), regenerate),

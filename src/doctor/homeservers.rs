@@ -31,14 +31,17 @@ pub async fn check(
     let mut checks = Vec::new();
 
     let subject = format!("homeserver {id} ({base})");
-    match get_json(http, &endpoint(base, "_matrix/client/versions")).await {
+    match get_json(http, &endpoint(base, crate::routes::VERSIONS)).await {
         Ok(v) if v.get("versions").is_some_and(|v| v.is_array()) => {
             checks.push(Check::ok(subject, "answers /_matrix/client/versions"));
         }
         Ok(_) => {
             checks.push(Check::fail(
                 subject,
-                "/_matrix/client/versions is not a Matrix answer; later checks skipped",
+                format!(
+                    "{} is not a Matrix answer; later checks skipped",
+                    crate::routes::VERSIONS
+                ),
                 format!("point `departments.homeserver.base_url` of {id} at the client-server API"),
             ));
             return checks;
@@ -55,7 +58,7 @@ pub async fn check(
 
     let idp = format!("oidc-{}", config.homeserver_provider.idp_id);
     let subject = format!("homeserver {id}: login flows");
-    match get_json(http, &endpoint(base, "_matrix/client/v3/login")).await {
+    match get_json(http, &endpoint(base, &crate::routes::login("v3"))).await {
         Ok(flows) => match advertised(&flows, &idp) {
             Advertised::Yes(name) => checks.push(Check::ok(
                 subject,
@@ -86,7 +89,7 @@ pub async fn check(
     }
 
     let subject = format!("homeserver {id}: SSO redirect");
-    let mut probe_url = config.url("_sso_bridge/complete");
+    let mut probe_url = config.url(crate::routes::COMPLETE);
     probe_url.query_pairs_mut().append_pair("flow", PROBE_FLOW);
     let session = match redirect(http, config, department, &idp, &probe_url).await {
         Ok((session, detail)) => {
@@ -109,9 +112,10 @@ pub async fn check(
     checks
 }
 
+/// `path` (with or without its leading slash) under the homeserver's base URL.
 fn endpoint(base: &Url, path: &str) -> String {
     let mut url = base.clone();
-    url.set_path(&format!("{}{path}", base.path()));
+    url.set_path(&format!("{}{}", base.path(), path.trim_start_matches('/')));
     url.to_string()
 }
 
@@ -157,7 +161,7 @@ async fn redirect(
 ) -> Result<(SynapseSession, String), RedirectError> {
     let mut url = Url::parse(&endpoint(
         &department.homeserver.base_url,
-        &format!("_matrix/client/v3/login/sso/redirect/{idp}"),
+        &crate::routes::sso_redirect_to("v3", idp),
     ))
     .map_err(|e| (e.to_string(), None))?;
     url.query_pairs_mut()
@@ -187,7 +191,7 @@ async fn redirect(
         ));
     };
     let cookies = login_probe::session_cookies(&response);
-    let authorize = config.url("_sso_bridge/op/authorize");
+    let authorize = config.url(crate::routes::OP_AUTHORIZE);
     let mut target = location.clone();
     target.set_query(None);
     if target != authorize {

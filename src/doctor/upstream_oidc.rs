@@ -54,10 +54,7 @@ pub async fn check(http: &reqwest::Client, config: &Config, upstream: &OidcUpstr
         subject,
         format!("{url} answers with the configured issuer"),
     )];
-    let logout_url = config.url(&format!(
-        "_sso_bridge/upstream/oidc/{}/backchannel-logout",
-        upstream.id
-    ));
+    let logout_url = config.url(&crate::routes::oidc_backchannel_logout(&upstream.id));
     let says = |name: &str| document.get(name).and_then(|v| v.as_bool()) == Some(true);
     let subject_logout = format!("upstream {} (OIDC): back-channel logout", upstream.id);
     checks.push(

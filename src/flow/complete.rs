@@ -70,7 +70,7 @@ pub async fn complete(
         .store
         .set_pending_confirm(&flow.id, &sealed)
         .await?;
-    let mut confirm = config.url("_sso_bridge/confirm");
+    let mut confirm = config.url(crate::routes::CONFIRM);
     confirm.query_pairs_mut().append_pair("flow", &flow.id);
     Ok(Next::Redirect(confirm))
 }

@@ -74,7 +74,7 @@ pub(super) async fn ensure_idp_up(
 
 /// "Try again": this flow, on to this department.
 fn resume_url(services: &Services, flow_id: &str, department: &Department) -> String {
-    let mut resume = services.config.url("_sso_bridge/resume");
+    let mut resume = services.config.url(crate::routes::RESUME);
     resume
         .query_pairs_mut()
         .append_pair("flow", flow_id)

@@ -278,7 +278,7 @@ async fn finish(
 /// client (its `redirectUrl`), at the picker.
 fn restart_url(services: &Services, flow: &FlowRow) -> Option<String> {
     let redirect = flow.redirect_url.as_deref()?;
-    let mut url = services.config.url("_matrix/client/v3/login/sso/redirect");
+    let mut url = services.config.url(&crate::routes::login_start());
     url.query_pairs_mut().append_pair("redirectUrl", redirect);
     Some(url.into())
 }
@@ -417,7 +417,7 @@ fn homeserver_sso_url(services: &Services, department: &Department, flow_id: &st
         "{}_matrix/client/v3/login/sso/redirect/{idp}",
         department.homeserver.base_url.path()
     ));
-    let mut complete = services.config.url("_sso_bridge/complete");
+    let mut complete = services.config.url(crate::routes::COMPLETE);
     complete.query_pairs_mut().append_pair("flow", flow_id);
     url.query_pairs_mut()
         .append_pair("redirectUrl", complete.as_str());

@@ -1,5 +1,6 @@
 //! A tiny MSC1731-aware client page, served only when `demo = true`.
 
+use crate::routes;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
@@ -21,7 +22,7 @@ pub async fn demo(
         return Err(HttpError::not_found_page());
     }
     let config = &services.config;
-    let mut here = config.url("_sso_bridge/demo");
+    let mut here = config.url(routes::DEMO);
     if query.mode.as_deref() == Some("msc1730") {
         here.query_pairs_mut().append_pair("mode", "msc1730");
     }
@@ -36,16 +37,11 @@ pub async fn demo(
         &DemoPage {
             t: super::i18n::Lang::current().texts(),
             site: super::site::Site::current(),
-            login_url: login("_matrix/client/v3/login/sso/redirect"),
+            login_url: login(&routes::login_start()),
             departments: config
                 .departments
                 .iter()
-                .map(|d| {
-                    (
-                        d.name.clone(),
-                        login(&format!("_matrix/client/v3/login/sso/redirect/{}", d.id)),
-                    )
-                })
+                .map(|d| (d.name.clone(), login(&routes::sso_redirect_to("v3", &d.id))))
                 .collect(),
             nonce: super::pages::fresh_nonce(),
         },

@@ -1,5 +1,6 @@
 //! The login fallback page (`/_matrix/static/client/login/`) for non-web clients.
 
+use crate::routes;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -22,7 +23,7 @@ pub async fn fallback(
 ) -> Result<HttpResponse, HttpError> {
     let config = &services.config;
     // Where the login comes back to: this page, with the device parameters kept.
-    let mut here = config.url("_matrix/static/client/login/");
+    let mut here = config.url(routes::FALLBACK);
     {
         let mut pairs = here.query_pairs_mut();
         if let Some(device_id) = &query.device_id {
@@ -36,11 +37,9 @@ pub async fn fallback(
         here.set_query(None);
     }
     let path = match query.idp.as_deref() {
-        Some(idp) if config.department(idp).is_some() => {
-            format!("_matrix/client/v3/login/sso/redirect/{idp}")
-        }
+        Some(idp) if config.department(idp).is_some() => routes::sso_redirect_to("v3", idp),
         Some(_) => return Err(HttpError::not_found_page()),
-        None => "_matrix/client/v3/login/sso/redirect".to_owned(),
+        None => routes::login_start(),
     };
     let mut sso = config.url(&path);
     sso.query_pairs_mut()

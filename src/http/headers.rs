@@ -1,6 +1,7 @@
 //! Headers on every response: no sniffing; on pages also CSP (with the page's
 //! script nonce), no framing, no referrer, no caching; CORS on the Matrix API.
 
+use crate::routes;
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -14,7 +15,7 @@ static CROSS_ORIGIN_OPENER_POLICY: HeaderName =
 
 /// Whether a request gets CORS headers: the Matrix API and its well-known files.
 pub fn is_cors(path: &str) -> bool {
-    path.starts_with("/_matrix/") || path.starts_with("/.well-known/")
+    path.starts_with(routes::MATRIX_PREFIX) || path.starts_with(routes::WELL_KNOWN_PREFIX)
 }
 
 /// A page's Content-Security-Policy around its script sources, assembled once

@@ -120,7 +120,7 @@ pub async fn sso_redirect_picker(
 /// The client-server API version in the request's path (`r0` or `v3`; routes
 /// exist for these two only).
 pub fn client_api_version(request: &HttpRequest) -> &'static str {
-    if request.path().starts_with("/_matrix/client/r0/") {
+    if request.path().starts_with(crate::routes::CLIENT_R0_PREFIX) {
         "r0"
     } else {
         "v3"

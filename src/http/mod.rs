@@ -34,6 +34,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use crate::routes;
 use crate::services::Services;
 use error::HttpError;
 use headers::PageCsp;
@@ -76,7 +77,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             })
     };
     cfg.app_data(web::QueryConfig::default().error_handler(|e, req| {
-        if req.path().starts_with("/_matrix/client") && !req.path().contains("/login/sso/") {
+        if req.path().starts_with(routes::CLIENT_API_PREFIX) && !req.path().contains("/login/sso/") {
             HttpError::matrix(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", e.to_string()).into()
         } else {
             HttpError::page(StatusCode::BAD_REQUEST, "This address is not valid", format!("The address is missing something or has a wrong value ({e}). Start again from your Matrix app.")).into()
@@ -85,13 +86,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Token validation for university services: the hottest paths, so first.
     // Routes are tried in order and a route with a `{…}` segment is matched
     // with a regex, so every static route comes before every dynamic one.
-    .route("/_sso_bridge/introspect", web::post().to(introspection::introspect))
-    .route("/_sso_bridge/forward-auth", web::get().to(introspection::forward_auth));
+    .route(routes::INTROSPECT, web::post().to(introspection::introspect))
+    .route(routes::FORWARD_AUTH, web::get().to(introspection::forward_auth));
     // Matrix front door, spelled out per API version (no regex on the way to it).
-    for version in ["v3", "r0"] {
-        let client = |rest: &str| format!("/_matrix/client/{version}/{rest}");
+    for version in routes::API_VERSIONS {
         cfg.service(
-            web::resource(client("login"))
+            web::resource(routes::login(version))
                 .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
                 .route(web::get().to(matrix::login_flows))
                 .route(
@@ -101,21 +101,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ),
         )
         .route(
-            &client("login/sso/redirect"),
+            &routes::sso_redirect(version),
             web::get()
                 .to(matrix::sso_redirect_picker)
                 .wrap(from_fn(address_limit::login)),
         );
     }
-    cfg.route("/_matrix/client/versions", web::get().to(matrix::versions))
-        .route(
-            "/.well-known/matrix/client",
-            web::get().to(matrix::well_known),
-        )
+    cfg.route(routes::VERSIONS, web::get().to(matrix::versions))
+        .route(routes::MATRIX_WELL_KNOWN, web::get().to(matrix::well_known))
         // The login flow's own pages.
-        .route("/_sso_bridge/pick", web::get().to(picker::show))
+        .route(routes::PICK, web::get().to(picker::show))
         .service(
-            web::resource("/_sso_bridge/pick")
+            web::resource(routes::PICK)
                 .app_data(form_error(MAX_FORM_BYTES, true))
                 .route(
                     web::post()
@@ -123,26 +120,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .wrap(from_fn(address_limit::login)),
                 ),
         )
-        .route("/_sso_bridge/complete", web::get().to(complete::complete))
-        .route("/_sso_bridge/confirm", web::get().to(complete::confirm))
+        .route(routes::COMPLETE, web::get().to(complete::complete))
+        .route(routes::CONFIRM, web::get().to(complete::confirm))
         .route(
-            "/_sso_bridge/resume",
+            routes::RESUME,
             web::get()
                 .to(resume::resume)
                 .wrap(from_fn(address_limit::login)),
         )
         // The OpenID Provider for the departments' homeservers.
-        .route(
-            "/.well-known/openid-configuration",
-            web::get().to(provider::discovery),
-        )
-        .route("/_sso_bridge/op/jwks.json", web::get().to(provider::jwks))
-        .route(
-            "/_sso_bridge/op/authorize",
-            web::get().to(provider::authorize),
-        )
+        .route(routes::OP_DISCOVERY, web::get().to(provider::discovery))
+        .route(routes::OP_JWKS, web::get().to(provider::jwks))
+        .route(routes::OP_AUTHORIZE, web::get().to(provider::authorize))
         .service(
-            web::resource("/_sso_bridge/op/token")
+            web::resource(routes::OP_TOKEN)
                 .app_data(form_error(MAX_FORM_BYTES, false))
                 .route(
                     web::post()
@@ -150,40 +141,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .wrap(from_fn(address_limit::token)),
                 ),
         )
-        .route(
-            "/_sso_bridge/op/userinfo",
-            web::route().to(provider::userinfo),
-        )
+        .route(routes::OP_USERINFO, web::route().to(provider::userinfo))
         // Demo, operations.
-        .route("/_sso_bridge/demo", web::get().to(demo::demo))
+        .route(routes::DEMO, web::get().to(demo::demo))
+        .route(routes::FALLBACK, web::get().to(fallback::fallback))
         .route(
-            "/_matrix/static/client/login/",
-            web::get().to(fallback::fallback),
-        )
-        .route(
-            "/favicon.ico",
+            routes::FAVICON,
             web::get().to(|| async { actix_web::HttpResponse::NoContent().finish() }),
         )
-        .route("/health", web::get().to(ops::health))
-        .route("/ready", web::get().to(ops::ready))
-        .route("/metrics", web::get().to(ops::metrics_on_main_listener));
+        .route(routes::HEALTH, web::get().to(ops::health))
+        .route(routes::READY, web::get().to(ops::ready))
+        .route(
+            routes::METRICS,
+            web::get().to(ops::metrics_on_main_listener),
+        );
     // Dynamic routes, last.
-    for version in ["v3", "r0"] {
+    for version in routes::API_VERSIONS {
         cfg.route(
-            &format!("/_matrix/client/{version}/login/sso/redirect/{{idp}}"),
+            &routes::sso_redirect_to(version, "{idp}"),
             web::get()
                 .to(matrix::sso_redirect_with_idp)
                 .wrap(from_fn(address_limit::login)),
         );
     }
     cfg.route(
-        "/_sso_bridge/upstream/oidc/{upstream}/callback",
+        &routes::oidc_callback(routes::UPSTREAM),
         web::get()
             .to(upstream::oidc_callback)
             .wrap(from_fn(address_limit::login)),
     )
     .service(
-        web::resource("/_sso_bridge/upstream/saml/{upstream}/acs")
+        web::resource(routes::saml_acs(routes::UPSTREAM))
             .app_data(form_error(MAX_SAML_RESPONSE_BYTES, true))
             .route(
                 web::post()
@@ -192,7 +180,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ),
     )
     .service(
-        web::resource("/_sso_bridge/upstream/oidc/{upstream}/backchannel-logout")
+        web::resource(routes::oidc_backchannel_logout(routes::UPSTREAM))
             .app_data(form_error(MAX_FORM_BYTES, false))
             .route(
                 web::post()
@@ -201,7 +189,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ),
     )
     .service(
-        web::resource("/_sso_bridge/upstream/saml/{upstream}/slo")
+        web::resource(routes::saml_slo(routes::UPSTREAM))
             .app_data(form_error(MAX_SAML_RESPONSE_BYTES, true))
             .route(
                 web::get()
@@ -215,14 +203,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ),
     )
     .route(
-        "/_sso_bridge/upstream/saml/{upstream}/metadata",
+        &routes::saml_metadata(routes::UPSTREAM),
         web::get().to(upstream::saml_metadata),
     )
-    .route(
-        "/_sso_bridge/static/{name:.+}",
-        web::get().to(assets::asset),
-    )
-    .service(web::scope("/_matrix").default_service(web::to(matrix::unrecognized)));
+    .route(routes::STATIC, web::get().to(assets::asset))
+    .service(web::scope(routes::MATRIX_SCOPE).default_service(web::to(matrix::unrecognized)));
 }
 
 /// The whole application: every route inside the middleware. `serve` runs it;
@@ -274,7 +259,7 @@ pub async fn serve(services: Arc<Services>) -> std::io::Result<()> {
             let metrics_server = HttpServer::new(move || {
                 App::new()
                     .app_data(data.clone())
-                    .route("/metrics", web::get().to(ops::metrics))
+                    .route(routes::METRICS, web::get().to(ops::metrics))
             })
             .workers(1)
             .shutdown_timeout(10)

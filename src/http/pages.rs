@@ -303,8 +303,12 @@ mod tests {
         .unwrap();
         assert!(!picker.contains("<script>"), "{picker}");
         assert!(
-            picker.contains(r#"<script nonce="n0nce" src="#),
-            "scripts carry the page's nonce"
+            picker.contains(r#"<script nonce="n0nce" src="/_sso_bridge/static/picker.js""#),
+            "scripts carry the page's nonce: {picker}"
+        );
+        assert!(
+            picker.contains(r#"<form method="post" action="/_sso_bridge/pick">"#),
+            "the routes' paths are written as they are: {picker}"
         );
         assert!(!picker.contains("<b>eng</b>"));
         assert!(

@@ -12,7 +12,7 @@ use crate::services::Services;
 pub fn next(services: &Services, next: Next, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut response = match next {
         Next::Picker { flow } => {
-            let mut url = services.config.url("_sso_bridge/pick");
+            let mut url = services.config.url(crate::routes::PICK);
             url.query_pairs_mut().append_pair("flow", &flow);
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, url.as_str()))

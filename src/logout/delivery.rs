@@ -130,7 +130,7 @@ async fn send(services: &Services, delivery: &DeliveryRow) -> Result<(), String>
     let url = department
         .homeserver
         .base_url
-        .join("_synapse/client/oidc/backchannel_logout")
+        .join(crate::routes::SYNAPSE_BACKCHANNEL_LOGOUT)
         .map_err(|e| e.to_string())?;
     let token = super::token::logout_token(services, delivery)
         .await

@@ -1,15 +1,16 @@
 //! The discovery document (OpenID Connect Discovery 1.0).
 
 use crate::config::Config;
+use crate::routes;
 
 pub fn document(config: &Config, signing_algorithm: &str) -> serde_json::Value {
     serde_json::json!({
         "issuer": config.issuer(),
-        "authorization_endpoint": config.url("_sso_bridge/op/authorize"),
-        "token_endpoint": config.url("_sso_bridge/op/token"),
-        "userinfo_endpoint": config.url("_sso_bridge/op/userinfo"),
-        "jwks_uri": config.url("_sso_bridge/op/jwks.json"),
-        "introspection_endpoint": config.url("_sso_bridge/introspect"),
+        "authorization_endpoint": config.url(routes::OP_AUTHORIZE),
+        "token_endpoint": config.url(routes::OP_TOKEN),
+        "userinfo_endpoint": config.url(routes::OP_USERINFO),
+        "jwks_uri": config.url(routes::OP_JWKS),
+        "introspection_endpoint": config.url(routes::INTROSPECT),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{Config, Upstream};
+use crate::routes;
 
 pub use oidc::OidcClient;
 pub use saml::SamlIdp;
@@ -44,18 +45,16 @@ impl Upstreams {
         for upstream in &config.upstreams {
             match upstream {
                 Upstream::Oidc(o) => {
-                    let redirect =
-                        config.url(&format!("_sso_bridge/upstream/oidc/{}/callback", o.id));
+                    let redirect = config.url(&routes::oidc_callback(&o.id));
                     oidc.insert(
                         o.id.clone(),
                         Arc::new(OidcClient::new(o.clone(), redirect, http.clone())),
                     );
                 }
                 Upstream::Saml(s) => {
-                    let acs = config.url(&format!("_sso_bridge/upstream/saml/{}/acs", s.id));
-                    let slo = config.url(&format!("_sso_bridge/upstream/saml/{}/slo", s.id));
-                    let metadata =
-                        config.url(&format!("_sso_bridge/upstream/saml/{}/metadata", s.id));
+                    let acs = config.url(&routes::saml_acs(&s.id));
+                    let slo = config.url(&routes::saml_slo(&s.id));
+                    let metadata = config.url(&routes::saml_metadata(&s.id));
                     let idp =
                         SamlIdp::load((**s).clone(), acs, slo, metadata, http.clone()).await?;
                     saml.insert(s.id.clone(), Arc::new(idp));
