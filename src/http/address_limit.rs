@@ -11,6 +11,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 use super::client_address::{client_address, limit_key};
 use super::error::HttpError;
 use super::i18n::Lang;
+use super::words;
 use crate::rate_limit::{Rate, RetryAfter};
 use crate::services::Services;
 
@@ -151,10 +152,14 @@ fn refusal(limited: Limited, retry: RetryAfter) -> HttpResponse {
             let l = Lang::current();
             HttpError::page(
                 StatusCode::TOO_MANY_REQUESTS,
-                &l.pick("Too many attempts", "Trop de tentatives"),
-                l.pick(
-                    &format!("Too many logins came from your network in a short time. Wait {}, then start the login again from your Matrix app.", seconds(retry.0, "second", "seconds")),
-                    &format!("Trop de connexions sont venues de votre réseau en peu de temps. Attendez {}, puis recommencez depuis votre application Matrix.", seconds(retry.0, "seconde", "secondes")),
+                &words::TOO_MANY_ATTEMPTS.in_lang(l),
+                words::TOO_MANY_LOGINS_CAME_FROM_YOUR.fill(
+                    l,
+                    seconds(
+                        retry.0,
+                        &words::SECOND.in_lang(l),
+                        &words::SECONDS.in_lang(l),
+                    ),
                 ),
             )
             .error_response()

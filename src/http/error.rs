@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use url::Url;
 
 use super::pages;
+use super::words;
 use crate::flow::FlowError;
 use crate::introspection::IntrospectionError;
 use crate::provider::ProviderError;
@@ -76,11 +77,8 @@ impl HttpError {
         let l = Lang::current();
         Self::page(
             StatusCode::NOT_FOUND,
-            &l.pick("Page not found", "Page introuvable"),
-            l.pick(
-                "There is nothing at this address. If you followed a link from your Matrix app, start the login again from the app.",
-                "Il n’y a rien à cette adresse. Si vous avez suivi un lien depuis votre application Matrix, recommencez la connexion depuis l’application.",
-            ),
+            &words::PAGE_NOT_FOUND.in_lang(l),
+            words::THERE_IS_NOTHING_AT_THIS_ADDRESS.in_lang(l),
         )
     }
 
@@ -133,143 +131,95 @@ impl HttpError {
             } => {
                 let department = department_name(services, &department, l);
                 return kept_login(
-                    l.pick(
-                        &format!("The Matrix server of {department} is not answering"),
-                        &format!("Le serveur Matrix de {department} ne répond pas"),
-                    ),
-                    l.pick(
-                        "Your login is kept: when the server is back, choose “Try again” to go on from here. If this lasts, your department’s IT support can tell you more.",
-                        "Votre connexion est conservée : quand le serveur sera de retour, choisissez « Réessayer » pour continuer d’ici. Si cela dure, le support informatique de votre département pourra vous en dire plus.",
-                    ),
+                    words::THE_MATRIX_SERVER_OF_IS_NOT.fill(l, &department),
+                    words::YOUR_LOGIN_IS_KEPT_WHEN_THE.in_lang(l),
                     resume,
                 );
             }
             FlowError::IdpUnavailable { department, resume } => {
                 let department = department_name(services, &department, l);
                 return kept_login(
-                    l.pick(
-                        &format!("The university login for {department} is not available yet"),
-                        &format!("La connexion de l’université pour {department} n’est pas encore disponible"),
-                    ),
-                    l.pick(
-                        "The bridge cannot reach this department's login service at the moment. Your login is kept: wait a minute, then choose “Try again” to go on from here. Other departments are not affected.",
-                        "La passerelle ne joint pas le service de connexion de ce département pour le moment. Votre connexion est conservée : attendez une minute, puis choisissez « Réessayer » pour continuer d’ici. Les autres départements ne sont pas concernés.",
-                    ),
+                    words::THE_UNIVERSITY_LOGIN_FOR_IS_NOT.fill(l, &department),
+                    words::THE_BRIDGE_CANNOT_REACH_THIS_DEPARTMENT.in_lang(l),
                     resume,
                 );
             }
             FlowError::Saml(SamlError::NoMetadata) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                l.pick("The university login cannot be checked yet", "La connexion de l’université ne peut pas encore être vérifiée"),
-                l.pick(
-                    "The bridge has not yet been able to load what it needs to check this login. Your login is kept: wait a minute, then reload this page.",
-                    "La passerelle n’a pas encore pu charger ce qu’il lui faut pour vérifier cette connexion. Votre connexion est conservée : attendez une minute, puis rechargez cette page.",
-                ),
+                words::THE_UNIVERSITY_LOGIN_CANNOT_BE_CHECKED.in_lang(l),
+                words::THE_BRIDGE_HAS_NOT_YET_BEEN.in_lang(l),
                 false,
             ),
             FlowError::UnknownDepartment(id) => (
                 StatusCode::NOT_FOUND,
-                l.pick("Unknown department", "Département inconnu"),
-                l.pick(
-                    &format!("There is no department called “{id}” here. Pick your department from the list instead."),
-                    &format!("Il n’y a pas de département « {id} » ici. Choisissez plutôt votre département dans la liste."),
-                ),
+                words::UNKNOWN_DEPARTMENT.in_lang(l),
+                words::THERE_IS_NO_DEPARTMENT_CALLED_HERE.fill(l, &id),
                 true,
             ),
             FlowError::BadRedirect(e) => (
                 StatusCode::BAD_REQUEST,
-                l.pick("This login link is not valid", "Ce lien de connexion n’est pas valide"),
-                l.pick(
-                    &format!("The app that sent you here gave an address to return to that cannot be used ({e}). Start the login again from your Matrix app."),
-                    &format!("L’application qui vous a envoyé ici a donné une adresse de retour inutilisable ({e}). Recommencez la connexion depuis votre application Matrix."),
-                ),
+                words::THIS_LOGIN_LINK_IS_NOT_VALID.in_lang(l),
+                words::THE_APP_THAT_SENT_YOU_HERE.fill(l, &e),
                 false,
             ),
             FlowError::NoBrowserSession => (
                 StatusCode::BAD_REQUEST,
-                l.pick("Your browser did not keep the login cookie", "Votre navigateur n’a pas gardé le témoin de connexion"),
-                l.pick(
-                    "Logging in needs a cookie from this site. Allow cookies for this site, then start the login again from your Matrix app.",
-                    "La connexion a besoin d’un témoin (cookie) de ce site. Autorisez-les pour ce site, puis recommencez la connexion depuis votre application Matrix.",
-                ),
+                words::YOUR_BROWSER_DID_NOT_KEEP_THE.in_lang(l),
+                words::LOGGING_IN_NEEDS_A_COOKIE_FROM.in_lang(l),
                 false,
             ),
             FlowError::Expired => (
                 StatusCode::BAD_REQUEST,
-                l.pick("This login has expired", "Cette connexion a expiré"),
-                l.pick(
-                    "The login took too long, or this link was already used. Start the login again from your Matrix app.",
-                    "La connexion a pris trop de temps, ou ce lien a déjà servi. Recommencez la connexion depuis votre application Matrix.",
-                ),
+                words::THIS_LOGIN_HAS_EXPIRED.in_lang(l),
+                words::THE_LOGIN_TOOK_TOO_LONG_OR.in_lang(l),
                 false,
             ),
             FlowError::WrongBrowser => (
                 StatusCode::FORBIDDEN,
-                l.pick("This login was started in another browser", "Cette connexion a commencé dans un autre navigateur"),
-                l.pick(
-                    "For your safety a login must finish in the browser where it started. Start the login again from your Matrix app in this browser.",
-                    "Pour votre sécurité, une connexion doit se terminer dans le navigateur où elle a commencé. Recommencez la connexion depuis votre application Matrix dans ce navigateur.",
-                ),
+                words::THIS_LOGIN_WAS_STARTED_IN_ANOTHER.in_lang(l),
+                words::FOR_YOUR_SAFETY_A_LOGIN_MUST.in_lang(l),
                 false,
             ),
             FlowError::OutOfOrder => (
                 StatusCode::CONFLICT,
-                l.pick("This step was already done", "Cette étape a déjà été faite"),
-                l.pick(
-                    "This page was opened twice, or the browser went back. Start the login again from your Matrix app.",
-                    "Cette page a été ouverte deux fois, ou le navigateur est revenu en arrière. Recommencez la connexion depuis votre application Matrix.",
-                ),
+                words::THIS_STEP_WAS_ALREADY_DONE.in_lang(l),
+                words::THIS_PAGE_WAS_OPENED_TWICE_OR.in_lang(l),
                 false,
             ),
             FlowError::NotAMember { department, .. } => {
                 let department = match department {
                     Some(id) => department_name(services, &id, l),
-                    None => l.pick("any department of this login service", "un département de ce service de connexion"),
+                    None => words::ANY_DEPARTMENT_OF_THIS_LOGIN_SERVICE.in_lang(l),
                 };
                 (
-                StatusCode::FORBIDDEN,
-                l.pick("You are not a member of this department", "Vous n’êtes pas membre de ce département"),
-                l.pick(
-                    &format!("The university login says you do not belong to {department}, so you cannot use its Matrix server. If you chose the wrong department, start again and pick yours. If you think this is a mistake, contact your department's IT support."),
-                    &format!("Selon la connexion de l’université, vous n’appartenez pas à {department} : vous ne pouvez donc pas utiliser son serveur Matrix. Si vous vous êtes trompé de département, recommencez et choisissez le vôtre. Si c’est une erreur, contactez le support informatique de votre département."),
-                ),
-                true,
-            )
+                    StatusCode::FORBIDDEN,
+                    words::YOU_ARE_NOT_A_MEMBER_OF.in_lang(l),
+                    words::THE_UNIVERSITY_LOGIN_SAYS_YOU_DO.fill(l, &department),
+                    true,
+                )
             }
             FlowError::UpstreamDenied(_) => (
                 StatusCode::FORBIDDEN,
-                l.pick("The university login was not completed", "La connexion de l’université n’a pas abouti"),
-                l.pick(
-                    "The university login service did not log you in (perhaps it was cancelled). Start the login again from your Matrix app.",
-                    "Le service de connexion de l’université ne vous a pas connecté (peut-être la connexion a-t-elle été annulée). Recommencez depuis votre application Matrix.",
-                ),
+                words::THE_UNIVERSITY_LOGIN_WAS_NOT_COMPLETED.in_lang(l),
+                words::THE_UNIVERSITY_LOGIN_SERVICE_DID_NOT.in_lang(l),
                 false,
             ),
             FlowError::Upstream(UpstreamError::Unavailable(_)) => (
                 StatusCode::BAD_GATEWAY,
-                l.pick("The university login service is not answering", "Le service de connexion de l’université ne répond pas"),
-                l.pick(
-                    "The login service could not be reached. Try again in a few minutes.",
-                    "Le service de connexion est injoignable. Réessayez dans quelques minutes.",
-                ),
+                words::THE_UNIVERSITY_LOGIN_SERVICE_IS_NOT.in_lang(l),
+                words::THE_LOGIN_SERVICE_COULD_NOT_BE.in_lang(l),
                 false,
             ),
             FlowError::Saml(SamlError::Replay) => (
                 StatusCode::BAD_REQUEST,
-                l.pick("This login was already used", "Cette connexion a déjà servi"),
-                l.pick(
-                    "The answer from the university login service was used before. Start the login again from your Matrix app.",
-                    "La réponse du service de connexion de l’université a déjà été utilisée. Recommencez la connexion depuis votre application Matrix.",
-                ),
+                words::THIS_LOGIN_WAS_ALREADY_USED.in_lang(l),
+                words::THE_ANSWER_FROM_THE_UNIVERSITY_LOGIN.in_lang(l),
                 false,
             ),
             FlowError::Saml(SamlError::Busy) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                l.pick("The login service is very busy", "Le service de connexion est très sollicité"),
-                l.pick(
-                    "Too many university logins are being checked at this moment. Wait a few seconds, then reload this page.",
-                    "Trop de connexions de l’université sont en cours de vérification. Attendez quelques secondes, puis rechargez cette page.",
-                ),
+                words::THE_LOGIN_SERVICE_IS_VERY_BUSY.in_lang(l),
+                words::TOO_MANY_UNIVERSITY_LOGINS_ARE_BEING.in_lang(l),
                 false,
             ),
             FlowError::Upstream(_) => unverified(l, StatusCode::BAD_GATEWAY),
@@ -278,30 +228,21 @@ impl HttpError {
             | FlowError::Store(_)
             | FlowError::Provider(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                l.pick("Something went wrong on our side", "Un problème est survenu de notre côté"),
-                l.pick(
-                    "The login service had an internal problem. Try again in a few minutes.",
-                    "Le service de connexion a eu un problème interne. Réessayez dans quelques minutes.",
-                ),
+                words::SOMETHING_WENT_WRONG_ON_OUR_SIDE.in_lang(l),
+                words::THE_LOGIN_SERVICE_HAD_AN_INTERNAL.in_lang(l),
                 false,
             ),
             FlowError::Mapping(e) => (
                 StatusCode::FORBIDDEN,
-                l.pick("Your account cannot be set up", "Votre compte ne peut pas être créé"),
-                l.pick(
-                    &format!("The university login did not give what is needed to create your Matrix account ({e}). Contact IT support."),
-                    &format!("La connexion de l’université n’a pas fourni ce qu’il faut pour créer votre compte Matrix ({e}). Contactez le support informatique."),
-                ),
+                words::YOUR_ACCOUNT_CANNOT_BE_SET_UP.in_lang(l),
+                words::THE_UNIVERSITY_LOGIN_DID_NOT_GIVE.fill(l, &e),
                 false,
             ),
             FlowError::Authorize(e) => return Self::from_authorize(e),
             FlowError::BadLoginToken => (
                 StatusCode::BAD_GATEWAY,
-                l.pick("The homeserver did not log you in", "Le serveur Matrix ne vous a pas connecté"),
-                l.pick(
-                    "Your department's Matrix server came back without a login. Start the login again from your Matrix app.",
-                    "Le serveur Matrix de votre département est revenu sans connexion. Recommencez depuis votre application Matrix.",
-                ),
+                words::THE_HOMESERVER_DID_NOT_LOG_YOU.in_lang(l),
+                words::YOUR_DEPARTMENT_S_MATRIX_SERVER_CAME.in_lang(l),
                 false,
             ),
         };
@@ -454,11 +395,8 @@ impl Challenge {
 fn unverified(l: Lang, status: StatusCode) -> (StatusCode, String, String, bool) {
     (
         status,
-        l.pick("The university login could not be verified", "La connexion de l’université n’a pas pu être vérifiée"),
-        l.pick(
-            "The answer from the university login service failed our security checks, so you were not logged in. Try again; if it keeps happening, contact IT support.",
-            "La réponse du service de connexion de l’université n’a pas passé nos contrôles de sécurité : vous n’avez pas été connecté. Réessayez ; si cela se reproduit, contactez le support informatique.",
-        ),
+        words::THE_UNIVERSITY_LOGIN_COULD_NOT_BE.in_lang(l),
+        words::THE_ANSWER_FROM_THE_UNIVERSITY_LOGIN_2.in_lang(l),
         false,
     )
 }

@@ -57,14 +57,6 @@ impl Lang {
             Self::Fr => &FR,
         }
     }
-
-    /// Picks the string of this language.
-    pub fn pick(self, en: &str, fr: &str) -> String {
-        match self {
-            Self::En => en.to_owned(),
-            Self::Fr => fr.to_owned(),
-        }
-    }
 }
 
 /// The fixed words of the pages. Sentences with a value keep a `{}` for it.

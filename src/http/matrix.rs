@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::error::HttpError;
 use super::i18n::Lang;
+use super::words;
 use super::{cookies, picker, respond};
 use crate::flow::{self, StartRequest};
 use crate::services::Services;
@@ -62,11 +63,8 @@ pub async fn sso_redirect(
     {
         return Err(HttpError::page(
             StatusCode::NOT_FOUND,
-            &Lang::current().pick("Unknown department", "Département inconnu"),
-            Lang::current().pick(
-                &format!("There is no department called “{id}” at this login service. Go back to your Matrix app and choose “University login” to see the list of departments."),
-                &format!("Il n’y a pas de département « {id} » à ce service de connexion. Revenez à votre application Matrix et choisissez « Connexion de l’université » pour voir la liste des départements."),
-            ),
+            &words::UNKNOWN_DEPARTMENT.in_lang(Lang::current()),
+            words::THERE_IS_NO_DEPARTMENT_CALLED_AT.fill(Lang::current(), id),
         ));
     }
     let (browser, cookie) = cookies::browser_secret_or_new(&services, &request);

@@ -25,6 +25,7 @@ mod resume;
 mod site;
 mod token_login;
 mod upstream;
+pub mod words;
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::error::HttpError;
 use super::i18n::Lang;
 use super::pages::{DepartmentView, PickerPage, UrlSafe, html};
+use super::words;
 use super::{cookies, respond};
 use crate::config::Department;
 use crate::flow::{self, FlowError};
@@ -123,19 +124,22 @@ pub async fn choose(
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty());
-    let next = flow::choose_department(&services, &browser, &form.flow, form.department.as_deref(), email)
-        .await
-        .map_err(|e| match (e, email) {
-            (FlowError::UnknownDepartment(domain), Some(_)) => HttpError::page(
-                StatusCode::NOT_FOUND,
-                &Lang::current().pick("No department uses this e-mail domain", "Aucun département n’utilise ce domaine de courriel"),
-                Lang::current().pick(
-                    &format!("No department here has e-mail addresses at “{domain}”. Go back and pick your department from the list."),
-                    &format!("Aucun département n’a d’adresses courriel en « {domain} ». Revenez en arrière et choisissez votre département dans la liste."),
-                ),
-            ),
-            (e, _) => HttpError::from_flow(&services, e),
-        })?;
+    let next = flow::choose_department(
+        &services,
+        &browser,
+        &form.flow,
+        form.department.as_deref(),
+        email,
+    )
+    .await
+    .map_err(|e| match (e, email) {
+        (FlowError::UnknownDepartment(domain), Some(_)) => HttpError::page(
+            StatusCode::NOT_FOUND,
+            &words::NO_DEPARTMENT_USES_THIS_E_MAIL.in_lang(Lang::current()),
+            words::NO_DEPARTMENT_HERE_HAS_E_MAIL.fill(Lang::current(), &domain),
+        ),
+        (e, _) => HttpError::from_flow(&services, e),
+    })?;
     let chosen = form
         .department
         .as_deref()

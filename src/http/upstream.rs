@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::error::HttpError;
+use super::words;
 use super::{cookies, respond};
 use crate::flow::{self, CallbackParams};
 use crate::services::Services;
@@ -201,19 +202,13 @@ async fn saml_slo(
             .finish()),
         Ok(None) => Err(HttpError::page(
             actix_web::http::StatusCode::OK,
-            &l.pick("You are signed out", "Vous êtes déconnecté"),
-            l.pick(
-                "Your Matrix sessions from this university login have ended.",
-                "Vos sessions Matrix ouvertes par cette connexion de l’université sont terminées.",
-            ),
+            &words::YOU_ARE_SIGNED_OUT.in_lang(l),
+            words::YOUR_MATRIX_SESSIONS_FROM_THIS_UNIVERSITY.in_lang(l),
         )),
         Err(_) => Err(HttpError::page(
             actix_web::http::StatusCode::BAD_REQUEST,
-            &l.pick("This sign-out request could not be checked", "Cette demande de déconnexion n’a pas pu être vérifiée"),
-            l.pick(
-                "The sign-out request from the university login service was refused (it was not correctly signed, was too old, or was already used). Nothing was signed out. If you wanted to sign out, do it again from the university's page.",
-                "La demande de déconnexion du service de connexion de l’université a été refusée (mal signée, trop ancienne ou déjà utilisée). Rien n’a été déconnecté. Pour vous déconnecter, recommencez depuis la page de l’université.",
-            ),
+            &words::THIS_SIGN_OUT_REQUEST_COULD_NOT.in_lang(l),
+            words::THE_SIGN_OUT_REQUEST_FROM_THE.in_lang(l),
         )),
     }
 }
