@@ -1,7 +1,7 @@
 //! A department homeserver at the bridge's `authorize`: hand it a code for the
 //! user this browser just authenticated, or run the upstream login first.
 
-use super::{BrowserSecret, FlowError, Next, origin, state, upstream};
+use super::{BrowserSecret, FlowError, FlowState, Next, Origin, upstream};
 use crate::provider::authorize::{AuthorizeQuery, AuthorizeRequest};
 use crate::services::Services;
 use crate::store::{FlowRow, NewFlow};
@@ -32,10 +32,10 @@ pub async fn authorize(
         .insert_flow(NewFlow {
             id: &flow_id,
             browser_hash: &browser.hash(),
-            origin: origin::HOMESERVER,
+            origin: Origin::Homeserver,
             redirect_url: None,
             department: Some(&department.id),
-            state: state::STARTED,
+            state: FlowState::Started,
             now,
             expires_at: now + services.config.lifetimes.flow,
         })
@@ -65,17 +65,29 @@ pub(super) async fn issue(
     let now = services.now();
     if !services
         .store
-        .advance_flow(&flow.id, state::AUTHENTICATED, state::AUTHORIZED, None, now)
+        .advance_flow(
+            &flow.id,
+            FlowState::Authenticated,
+            FlowState::Authorized,
+            None,
+            now,
+        )
         .await?
     {
         return Err(FlowError::OutOfOrder);
     }
     let url = request.issue_code(services, identity_id, &flow.id).await?;
-    if flow.origin == origin::HOMESERVER {
+    if flow.origin == Origin::Homeserver {
         // The homeserver sends the user to its own client; nothing comes back here.
         services
             .store
-            .advance_flow(&flow.id, state::AUTHORIZED, state::COMPLETED, None, now)
+            .advance_flow(
+                &flow.id,
+                FlowState::Authorized,
+                FlowState::Completed,
+                None,
+                now,
+            )
             .await?;
         services
             .metrics

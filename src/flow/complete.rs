@@ -1,7 +1,7 @@
 //! Completion: the department's homeserver comes back with its `loginToken`; the
 //! client gets `loginToken` and `homeserver` (MSC1731).
 
-use super::{BrowserSecret, ClientRedirect, FlowError, Next, state};
+use super::{BrowserSecret, ClientRedirect, FlowError, FlowState, Next};
 use crate::crypto::hash_secret;
 use crate::services::Services;
 use crate::store::FlowRow;
@@ -29,7 +29,13 @@ pub async fn complete(
     let redirect = ClientRedirect::parse(flow.redirect_url.as_deref().unwrap_or_default())?;
     if !services
         .store
-        .advance_flow(&flow.id, state::AUTHORIZED, state::COMPLETED, None, now)
+        .advance_flow(
+            &flow.id,
+            FlowState::Authorized,
+            FlowState::Completed,
+            None,
+            now,
+        )
         .await?
     {
         return Err(FlowError::OutOfOrder);
@@ -85,7 +91,7 @@ pub async fn confirm(
 ) -> Result<Next, FlowError> {
     let now = services.now();
     let (flow, browser) = own_flow(services, browser, flow_id, now).await?;
-    if flow.state != state::COMPLETED {
+    if flow.state != FlowState::Completed {
         return Err(FlowError::OutOfOrder);
     }
     let sealed = services

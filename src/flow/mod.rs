@@ -28,19 +28,7 @@ pub use upstream::{CallbackParams, oidc_callback, saml_acs};
 use url::Url;
 
 /// Flow states, as stored.
-pub mod state {
-    pub const STARTED: &str = "started";
-    pub const UPSTREAM: &str = "upstream";
-    pub const AUTHENTICATED: &str = "authenticated";
-    pub const AUTHORIZED: &str = "authorized";
-    pub const COMPLETED: &str = "completed";
-}
-
-/// How a flow began: a Matrix client at the bridge, or a homeserver's `authorize`.
-pub mod origin {
-    pub const CLIENT: &str = "client";
-    pub const HOMESERVER: &str = "homeserver";
-}
+pub use crate::store::{FlowState, Origin};
 
 /// A flow that has not expired, if it belongs to this browser.
 async fn browser_flow(

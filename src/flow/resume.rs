@@ -2,7 +2,7 @@
 //! was kept, so the user goes on from where they were, not from the start.
 
 use super::pending::PendingFlow;
-use super::{BrowserSecret, FlowError, Next, origin, state, upstream};
+use super::{BrowserSecret, FlowError, FlowState, Next, Origin, upstream};
 use crate::config::Department;
 use crate::services::Services;
 
@@ -14,10 +14,10 @@ pub async fn resume(
     department: Option<&str>,
 ) -> Result<Next, FlowError> {
     let flow = super::browser_flow(services, browser, flow_id).await?;
-    match flow.state.as_str() {
+    match flow.state {
         // Refused before the university login: on to the department's IdP,
         // or back to the picker.
-        state::STARTED => match department.and_then(|id| services.config.department(id)) {
+        FlowState::Started => match department.and_then(|id| services.config.department(id)) {
             Some(department) => {
                 super::start::go_upstream(services, browser, flow_id, department, None).await
             }
@@ -26,7 +26,7 @@ pub async fn resume(
             }),
         },
         // Refused after it: straight on to the homeserver.
-        state::AUTHENTICATED if flow.origin == origin::CLIENT => {
+        FlowState::Authenticated if flow.origin == Origin::Client => {
             upstream::hand_to_homeserver(services, &flow).await
         }
         _ => Err(FlowError::OutOfOrder),

@@ -2,7 +2,7 @@
 
 use super::pending::PendingFlow;
 use super::resume::{ensure_homeserver_up, ensure_idp_up};
-use super::{BrowserSecret, ClientRedirect, FlowError, Next, origin, state, upstream};
+use super::{BrowserSecret, ClientRedirect, FlowError, FlowState, Next, Origin, upstream};
 use crate::config::Department;
 use crate::services::Services;
 use crate::store::NewFlow;
@@ -136,10 +136,10 @@ async fn store_flow(
         .insert_flow_if_absent(NewFlow {
             id: &pending.id,
             browser_hash: &pending.browser_hash,
-            origin: origin::CLIENT,
+            origin: Origin::Client,
             redirect_url: Some(&pending.redirect_url),
             department: None,
-            state: state::STARTED,
+            state: FlowState::Started,
             now: pending.started_at,
             expires_at: pending.expires_at,
         })

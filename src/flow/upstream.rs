@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
-use super::{BrowserSecret, FlowError, Next, origin, state};
+use super::{BrowserSecret, FlowError, FlowState, Next, Origin};
 use crate::config::Department;
 use crate::crypto::hash_secret;
 use crate::identity::{UpstreamIdentity, resolve_identity};
@@ -247,7 +247,7 @@ async fn returning_flow<'b>(
     if flow.browser_hash != browser.hash() {
         return Err(FlowError::WrongBrowser);
     }
-    if flow.state != state::UPSTREAM || flow.upstream_id.as_deref() != Some(upstream_id) {
+    if flow.state != FlowState::Upstream || flow.upstream_id.as_deref() != Some(upstream_id) {
         return Err(FlowError::OutOfOrder);
     }
     Ok((flow, browser))
@@ -376,7 +376,7 @@ async fn after_authentication(
     flow: &FlowRow,
     identity_id: &str,
 ) -> Result<Next, FlowError> {
-    if flow.origin == origin::HOMESERVER {
+    if flow.origin == Origin::Homeserver {
         let sealed = flow
             .pending_authorize
             .as_deref()

@@ -3,14 +3,94 @@
 
 use super::{Store, StoreResult};
 
+/// Where a login is. The one place its column values are written: every
+/// query here binds `as_str()`, and rows are read back through `TryFrom`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowState {
+    /// Stored when the department is chosen; before, the login is not stored.
+    Started,
+    /// Sent to the department's IdP, waiting for its answer.
+    Upstream,
+    /// The IdP vouched for the user; the homeserver's `authorize` comes next.
+    Authenticated,
+    /// A code was issued to the department's homeserver.
+    Authorized,
+    /// The homeserver's login token went to the client.
+    Completed,
+    /// Ended by a refusal; kept for "Start again" and the operator.
+    Failed,
+}
+
+impl FlowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Upstream => "upstream",
+            Self::Authenticated => "authenticated",
+            Self::Authorized => "authorized",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl TryFrom<String> for FlowState {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        [
+            Self::Started,
+            Self::Upstream,
+            Self::Authenticated,
+            Self::Authorized,
+            Self::Completed,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == value)
+        .ok_or_else(|| format!("unknown flow state {value:?}"))
+    }
+}
+
+/// How a login began: a Matrix client at the bridge, or a department
+/// homeserver's `authorize` (the user opened the homeserver directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Client,
+    Homeserver,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Homeserver => "homeserver",
+        }
+    }
+}
+
+impl TryFrom<String> for Origin {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "client" => Ok(Self::Client),
+            "homeserver" => Ok(Self::Homeserver),
+            _ => Err(format!("unknown flow origin {value:?}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlowRow {
     pub id: String,
     pub browser_hash: String,
-    pub origin: String,
+    #[sqlx(try_from = "String")]
+    pub origin: Origin,
     pub redirect_url: Option<String>,
     pub department: Option<String>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: FlowState,
     pub upstream_id: Option<String>,
     pub pending_authorize: Option<String>,
     pub identity_id: Option<String>,
@@ -25,10 +105,10 @@ pub struct FlowRow {
 pub struct NewFlow<'a> {
     pub id: &'a str,
     pub browser_hash: &'a str,
-    pub origin: &'a str,
+    pub origin: Origin,
     pub redirect_url: Option<&'a str>,
     pub department: Option<&'a str>,
-    pub state: &'a str,
+    pub state: FlowState,
     pub now: i64,
     pub expires_at: i64,
 }
@@ -59,10 +139,10 @@ impl Store {
         )))
         .bind(flow.id)
         .bind(flow.browser_hash)
-        .bind(flow.origin)
+        .bind(flow.origin.as_str())
         .bind(flow.redirect_url)
         .bind(flow.department)
-        .bind(flow.state)
+        .bind(flow.state.as_str())
         .bind(flow.now)
         .bind(flow.expires_at)
         .execute(self.pool())
@@ -105,8 +185,9 @@ impl Store {
     ) -> StoreResult<Option<FlowRow>> {
         Ok(sqlx::query_as::<_, FlowRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM flows WHERE browser_hash = $1 AND department = $2 \
-             AND state = 'authenticated' AND expires_at >= $3 \
-             ORDER BY updated_at DESC, created_at DESC LIMIT 1"
+             AND state = '{authenticated}' AND expires_at >= $3 \
+             ORDER BY updated_at DESC, created_at DESC LIMIT 1",
+            authenticated = FlowState::Authenticated.as_str()
         )))
         .bind(browser_hash)
         .bind(department)
@@ -126,11 +207,14 @@ impl Store {
         now: i64,
     ) -> StoreResult<bool> {
         let _gate = self.write_gate().await;
-        let done = sqlx::query(
-            "UPDATE flows SET state = 'upstream', department = $1, upstream_id = $2, \
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE flows SET state = '{}', department = $1, upstream_id = $2, \
              upstream_state_hash = $3, updated_at = $4 \
-             WHERE id = $5 AND state IN ('started', 'upstream') AND expires_at >= $4",
-        )
+             WHERE id = $5 AND state IN ('{}', '{}') AND expires_at >= $4",
+            FlowState::Upstream.as_str(),
+            FlowState::Started.as_str(),
+            FlowState::Upstream.as_str()
+        )))
         .bind(department)
         .bind(upstream_id)
         .bind(state_hash)
@@ -156,8 +240,8 @@ impl Store {
     pub async fn advance_flow(
         &self,
         id: &str,
-        from: &str,
-        to: &str,
+        from: FlowState,
+        to: FlowState,
         identity_id: Option<&str>,
         now: i64,
     ) -> StoreResult<bool> {
@@ -167,11 +251,11 @@ impl Store {
              upstream_state_hash = NULL, updated_at = $3 \
              WHERE id = $4 AND state = $5 AND expires_at >= $3",
         )
-        .bind(to)
+        .bind(to.as_str())
         .bind(identity_id)
         .bind(now)
         .bind(id)
-        .bind(from)
+        .bind(from.as_str())
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
@@ -188,12 +272,14 @@ impl Store {
         now: i64,
     ) -> StoreResult<bool> {
         let _gate = self.write_gate().await;
-        let done = sqlx::query(
-            "UPDATE flows SET state = 'authenticated', identity_id = $1, \
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE flows SET state = '{}', identity_id = $1, \
              upstream_session_hash = $2, upstream_name_id_hash = $3, \
              upstream_state_hash = NULL, updated_at = $4 \
-             WHERE id = $5 AND state = 'upstream' AND expires_at >= $4",
-        )
+             WHERE id = $5 AND state = '{}' AND expires_at >= $4",
+            FlowState::Authenticated.as_str(),
+            FlowState::Upstream.as_str()
+        )))
         .bind(identity_id)
         .bind(upstream_session_hash)
         .bind(upstream_name_id_hash)
@@ -242,15 +328,41 @@ impl Store {
 
     pub async fn fail_flow(&self, id: &str, reason: &str, now: i64) -> StoreResult<()> {
         let _gate = self.write_gate().await;
-        sqlx::query(
-            "UPDATE flows SET state = 'failed', failure = $1, upstream_state_hash = NULL, \
-             updated_at = $2 WHERE id = $3 AND state <> 'completed'",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE flows SET state = '{}', failure = $1, upstream_state_hash = NULL, \
+             updated_at = $2 WHERE id = $3 AND state <> '{}'",
+            FlowState::Failed.as_str(),
+            FlowState::Completed.as_str()
+        )))
         .bind(reason)
         .bind(now)
         .bind(id)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_and_origin_reads_back_as_written_and_nothing_else_reads() {
+        for state in [
+            FlowState::Started,
+            FlowState::Upstream,
+            FlowState::Authenticated,
+            FlowState::Authorized,
+            FlowState::Completed,
+            FlowState::Failed,
+        ] {
+            assert_eq!(FlowState::try_from(state.as_str().to_owned()), Ok(state));
+        }
+        for origin in [Origin::Client, Origin::Homeserver] {
+            assert_eq!(Origin::try_from(origin.as_str().to_owned()), Ok(origin));
+        }
+        assert!(FlowState::try_from("Started".to_owned()).is_err());
+        assert!(Origin::try_from(String::new()).is_err());
     }
 }

@@ -10,7 +10,7 @@ mod sessions;
 mod signing_keys;
 
 pub use auth_codes::{AccessTokenRow, AuthCodeRow, NewAuthCode};
-pub use flows::{FlowRow, NewFlow};
+pub use flows::{FlowRow, FlowState, NewFlow, Origin};
 pub use identities::{IdentityRow, NewIdentity};
 pub use login_token_routes::LoginTokenRoute;
 pub use sessions::{DeliveryRow, NewSession, SessionFilter, SessionRow};
