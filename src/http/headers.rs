@@ -85,7 +85,7 @@ pub fn add(
     let csp = is_html.then(|| {
         let extensions = response.response().extensions();
         let nonce = extensions.get::<ScriptNonce>().map(|n| n.0.as_str());
-        let form_targets = extensions.get::<FormTargets>().map(|f| f.0.as_str());
+        let form_targets = extensions.get::<FormTargets>().map(|f| &*f.0);
         match page_csp {
             Some(policy) => policy.value(nonce, form_targets),
             None => PageCsp::connecting_to(&[]).value(nonce, form_targets),

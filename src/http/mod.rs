@@ -226,10 +226,12 @@ pub fn app(
 > {
     let page_csp = web::Data::new(PageCsp::new(&data.config));
     let site = web::Data::new(std::sync::Arc::new(site::Site::new(&data.config)));
+    let form_targets = web::Data::new(picker::FormTargetsCache::new());
     App::new()
         .app_data(data)
         .app_data(page_csp)
         .app_data(site)
+        .app_data(form_targets)
         .wrap(from_fn(context::edge))
         .configure(routes)
         .default_service(web::to(|| async {

@@ -60,7 +60,7 @@ pub struct PickerPage<'a> {
     /// The CSP nonce of the page's `<script>` tags.
     pub nonce: String,
     /// Where its forms may lead, as a CSP source list (see `picker::form_targets`).
-    pub form_targets: String,
+    pub form_targets: Arc<str>,
 }
 
 #[derive(Template)]
@@ -126,7 +126,7 @@ pub struct ScriptNonce(pub String);
 /// Where a page's forms may lead (CSP `form-action` sources), left in the
 /// response like the nonce.
 #[derive(Clone)]
-pub struct FormTargets(pub String);
+pub struct FormTargets(pub Arc<str>);
 
 /// A page. One that loads scripts gives their nonce (each `<script>` tag has
 /// `nonce="{{ nonce }}"`), and only scripts with it may run; a page that gives
@@ -137,7 +137,7 @@ pub trait Page: Template {
         None
     }
 
-    fn form_targets(&self) -> Option<&str> {
+    fn form_targets(&self) -> Option<&Arc<str>> {
         None
     }
 }
@@ -147,7 +147,7 @@ impl Page for PickerPage<'_> {
         Some(&self.nonce)
     }
 
-    fn form_targets(&self) -> Option<&str> {
+    fn form_targets(&self) -> Option<&Arc<str>> {
         Some(&self.form_targets)
     }
 }
@@ -193,7 +193,7 @@ pub fn html(status: StatusCode, page: &impl Page) -> HttpResponse {
             if let Some(targets) = page.form_targets() {
                 response
                     .extensions_mut()
-                    .insert(FormTargets(targets.to_owned()));
+                    .insert(FormTargets(Arc::clone(targets)));
             }
             response
         }

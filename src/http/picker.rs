@@ -1,5 +1,7 @@
 //! The department picker: server-side search, last choice first, e-mail routing.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -70,9 +72,38 @@ pub async fn page(
                 .find_map(|d| d.email_domains.first())
                 .map(String::as_str),
             nonce: super::pages::fresh_nonce(),
-            form_targets: form_targets(services).await,
+            form_targets: cached_form_targets(services, request).await,
         },
     ))
+}
+
+/// The picker's `form-action`, built again only when an IdP's metadata
+/// changed (a login start renders the picker: it must cost little).
+pub struct FormTargetsCache(std::sync::RwLock<Option<(u64, Arc<str>)>>);
+
+impl FormTargetsCache {
+    pub fn new() -> Self {
+        Self(std::sync::RwLock::new(None))
+    }
+}
+
+async fn cached_form_targets(services: &Services, request: &HttpRequest) -> Arc<str> {
+    let generation = services.upstreams.generation();
+    let cache = request.app_data::<web::Data<FormTargetsCache>>();
+    if let Some(cache) = cache
+        && let Ok(cached) = cache.0.read()
+        && let Some((seen, targets)) = cached.as_ref()
+        && *seen == generation
+    {
+        return targets.clone();
+    }
+    let targets: Arc<str> = form_targets(services).await.into();
+    if let Some(cache) = cache
+        && let Ok(mut cached) = cache.0.write()
+    {
+        *cached = Some((generation, targets.clone()));
+    }
+    targets
 }
 
 /// Where the picker's forms may lead (CSP `form-action`), for Chrome checks

@@ -79,6 +79,14 @@ impl Upstreams {
         self.saml.get(id)
     }
 
+    /// Changes whenever any IdP's metadata changes: what is derived from the
+    /// metadata (the picker's `form-action`) is rebuilt only then.
+    pub fn generation(&self) -> u64 {
+        let oidc: u64 = self.oidc.values().map(|c| c.generation()).sum();
+        let saml: u64 = self.saml.values().map(|i| i.generation()).sum();
+        oidc.wrapping_add(saml)
+    }
+
     /// The origins of every IdP's login page (see `login_origin`), without fetching.
     pub async fn login_origins(&self) -> Vec<url::Origin> {
         let mut origins = Vec::new();

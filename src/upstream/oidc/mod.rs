@@ -67,6 +67,8 @@ pub struct OidcClient {
     redirect_url: Url,
     http: reqwest::Client,
     metadata: RwLock<Option<(ProviderMetadata, Instant)>>,
+    /// Counts changes of `metadata`, so what is derived from it can be cached.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// What the flow keeps secret per request; derived, never stored in clear.
@@ -83,6 +85,7 @@ impl OidcClient {
             redirect_url,
             http,
             metadata: RwLock::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -117,6 +120,8 @@ impl OidcClient {
                 other => UpstreamError::Discovery(error_chain(&other)),
             })?;
         *self.metadata.write().await = Some((metadata.clone(), Instant::now()));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(metadata)
     }
 
@@ -133,8 +138,15 @@ impl OidcClient {
         known.or_else(|| Url::parse(&self.config.issuer).ok().map(|u| u.origin()))
     }
 
+    /// How many times the discovery document changed here (see `Upstreams::generation`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     async fn forget_metadata(&self) {
         *self.metadata.write().await = None;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     async fn client(

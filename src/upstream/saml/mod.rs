@@ -75,6 +75,8 @@ pub struct SamlIdp {
     loaded: RwLock<Option<Arc<Loaded>>>,
     /// When the metadata was last tried while missing, and how often in a row.
     retry: std::sync::Mutex<Retry>,
+    /// Counts loads of the metadata, so what is derived from it can be cached.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Retries of missing metadata: 5 s after the first failure, doubling up to a minute.
@@ -147,7 +149,13 @@ impl SamlIdp {
                 last_try: Instant::now(),
                 failures,
             }),
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// How many times the metadata loaded here (see `Upstreams::generation`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether the metadata is loaded, so logins can be sent to this IdP.
@@ -222,6 +230,8 @@ impl SamlIdp {
             &xml,
         )?;
         *self.loaded.write().await = Some(Arc::new(loaded));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
