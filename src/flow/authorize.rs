@@ -79,16 +79,7 @@ pub(super) async fn issue(
     let url = request.issue_code(services, identity_id, &flow.id).await?;
     if flow.origin == Origin::Homeserver {
         // The homeserver sends the user to its own client; nothing comes back here.
-        services
-            .store
-            .advance_flow(
-                &flow.id,
-                FlowState::Authorized,
-                FlowState::Completed,
-                None,
-                now,
-            )
-            .await?;
+        services.store.complete_flow(&flow.id, now).await?;
         services
             .metrics
             .login_completed(&request.client_id, now - flow.created_at);

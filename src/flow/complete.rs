@@ -27,17 +27,7 @@ pub async fn complete(
         .ok_or(FlowError::OutOfOrder)?;
     crate::request_context::note_department(&department.id);
     let redirect = ClientRedirect::parse(flow.redirect_url.as_deref().unwrap_or_default())?;
-    if !services
-        .store
-        .advance_flow(
-            &flow.id,
-            FlowState::Authorized,
-            FlowState::Completed,
-            None,
-            now,
-        )
-        .await?
-    {
+    if !services.store.complete_flow(&flow.id, now).await? {
         return Err(FlowError::OutOfOrder);
     }
     let homeserver = department.homeserver.base_url.as_str();

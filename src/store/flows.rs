@@ -261,6 +261,12 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The homeserver's login went on to its client: `authorized` → `completed`.
+    pub async fn complete_flow(&self, id: &str, now: i64) -> StoreResult<bool> {
+        self.advance_flow(id, FlowState::Authorized, FlowState::Completed, None, now)
+            .await
+    }
+
     /// The IdP vouched for the user: the flow moves from `upstream` to
     /// `authenticated`, with the identity and the IdP's (hashed) session names.
     pub async fn authenticate_flow(
