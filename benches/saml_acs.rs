@@ -908,7 +908,7 @@ fn measure_flow_acs(
                 let case = &cases[i];
                 let browser = BrowserSecret::from_cookie(case.cookie.value());
                 match flow::saml_acs(
-                    &services,
+                    &services.flow(),
                     browser.as_ref(),
                     "campus",
                     &case.base64,

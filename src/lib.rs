@@ -1,11 +1,13 @@
 //! sso-bridge: one university login for many departmental Matrix homeservers
 //! (MSC1731, with MSC1730 for clients that ignore `homeserver`).
 //!
-//! Calls go one way: `http` → `flow` → {`upstream`, `provider`, `identity`} → `store`.
+//! Calls go one way: `http` → `flow` → {`upstream`, `provider`, `identity`} → `store`;
+//! `tests/architecture.rs` checks every import against the layers of docs/architecture.md.
 
 // Nothing from outside is unwrapped: errors are answered (unit tests may panic).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod client_auth;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -278,10 +278,12 @@ fn main() -> ExitCode {
                 let services =
                     Services::start(config, Arc::new(SystemClock), Random::from_os()).await?;
                 let out = match wait {
-                    None => sso_bridge::commands::sessions::list(&services, &selection).await?,
+                    None => {
+                        sso_bridge::commands::sessions::list(&services.logout(), &selection).await?
+                    }
                     Some(seconds) => {
                         sso_bridge::commands::sessions::end(
-                            &services,
+                            &services.logout(),
                             &selection,
                             std::time::Duration::from_secs(seconds),
                         )
@@ -326,7 +328,10 @@ fn main() -> ExitCode {
                 services.upstreams.warm_up().await;
                 tokio::spawn(purge_expired(services.clone()));
                 tokio::spawn(follow_saml_metadata(services.clone()));
-                tokio::spawn(sso_bridge::logout::delivery::run(services.clone()));
+                let worker = services.clone();
+                tokio::spawn(
+                    async move { sso_bridge::logout::delivery::run(&worker.logout()).await },
+                );
                 tokio::spawn(follow_department_versions(services.clone()));
                 sso_bridge::http::serve(services).await?;
                 Ok(())

@@ -7,6 +7,8 @@ use prometheus::{
     TextEncoder,
 };
 
+/// Clones share the same registry and counters (each layer that counts owns one).
+#[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     started: IntCounterVec,

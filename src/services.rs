@@ -6,10 +6,12 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Sealer, derive_key};
+use crate::flow::FlowContext;
 use crate::homeserver::HomeserverHealth;
 use crate::introspection::Introspector;
+use crate::logout::LogoutContext;
 use crate::metrics::Metrics;
-use crate::provider::{KeyRing, SigningKeys};
+use crate::provider::{KeyRing, Provider, SigningKeys};
 use crate::random::Random;
 use crate::rate_limit::RateLimiter;
 use crate::store::Store;
@@ -69,7 +71,7 @@ impl Services {
     ) -> anyhow::Result<Arc<Self>> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let sealer = data_at_rest_sealer(&config);
+        let sealer = crate::provider::data_at_rest_sealer(&config);
         let keys = SigningKeys::load_or_create(
             &store,
             &sealer,
@@ -83,7 +85,13 @@ impl Services {
         })?;
         let upstreams = Upstreams::load(&config, http.clone()).await?;
         let metrics = Metrics::new();
-        let introspector = Introspector::new(&config, &metrics)?;
+        let introspector = Introspector::new(
+            &config,
+            &metrics,
+            http.clone(),
+            clock.clone(),
+            store.clone(),
+        )?;
         let config_max_tracked = config.rate_limits.max_tracked_addresses;
         let pending_flows = Sealer::for_urls(derive_key(
             config.encryption_key.expose().as_bytes(),
@@ -112,16 +120,54 @@ impl Services {
         self.clock.unix()
     }
 
+    /// What the OpenID Provider's functions work with.
+    pub fn provider(&self) -> Provider<'_> {
+        Provider {
+            config: &self.config,
+            store: &self.store,
+            keys: &self.keys,
+            sealer: &self.sealer,
+            clock: self.clock.as_ref(),
+            random: &self.random,
+        }
+    }
+
+    /// What the login flow works with; the department it learns labels the
+    /// request's log lines and metrics.
+    pub fn flow(&self) -> FlowContext<'_> {
+        FlowContext {
+            config: &self.config,
+            store: &self.store,
+            clock: self.clock.as_ref(),
+            random: &self.random,
+            metrics: &self.metrics,
+            upstreams: &self.upstreams,
+            http: &self.http,
+            homeserver_health: &self.homeserver_health,
+            pending_flows: &self.pending_flows,
+            provider: self.provider(),
+            note_department: crate::request_context::note_department,
+        }
+    }
+
+    /// What ending sessions works with.
+    pub fn logout(&self) -> LogoutContext<'_> {
+        LogoutContext {
+            config: &self.config,
+            store: &self.store,
+            clock: self.clock.as_ref(),
+            random: &self.random,
+            metrics: &self.metrics,
+            http: &self.http,
+            upstreams: &self.upstreams,
+            introspector: &self.introspector,
+            provider: self.provider(),
+            wakeup: &self.logout_wakeup,
+        }
+    }
+
     /// The OpenID Provider's keys as the database says now (re-read every few seconds).
     pub async fn signing_keys(&self) -> Arc<KeyRing> {
-        self.keys.ring(&self.store, &self.sealer, self.now()).await
+        self.provider().signing_keys().await
     }
-}
-
-/// Seals data at rest (the signing keys) with a key derived from `secrets.encryption_key`.
-pub fn data_at_rest_sealer(config: &Config) -> Sealer {
-    Sealer::new(derive_key(
-        config.encryption_key.expose().as_bytes(),
-        "sso-bridge data at rest v1",
-    ))
 }

@@ -250,12 +250,12 @@ async fn an_authorization_code_expires_after_its_lifetime() {
         client_id: Some("eng".into()),
         client_secret: Some("eng-client-secret-0123456789".into()),
     };
-    let fresh = exchange(&services, None, form("fresh-code"))
+    let fresh = exchange(&services.provider(), None, form("fresh-code"))
         .await
         .expect("a fresh code redeems");
     assert!(!fresh.id_token.is_empty());
     clock.advance(61);
-    let stale = exchange(&services, None, form("stale-code"))
+    let stale = exchange(&services.provider(), None, form("stale-code"))
         .await
         .unwrap_err();
     assert_eq!(stale.code(), "invalid_grant");

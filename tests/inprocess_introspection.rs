@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use sso_bridge::clock::MockClock;
 use sso_bridge::config::Config;
-use sso_bridge::introspection::{IntrospectionError, Verdict, introspect};
+use sso_bridge::introspection::{IntrospectionError, Verdict};
 use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -130,7 +130,7 @@ async fn ask(
         .client("portal")
         .unwrap()
         .clone();
-    introspect(services, &client, token, hint).await
+    services.introspector.introspect(&client, token, hint).await
 }
 
 fn user(verdict: &Result<Verdict, IntrospectionError>) -> Option<String> {

@@ -2,9 +2,9 @@
 
 use crate::clock::{Clock, rfc3339};
 use crate::config::Config;
+use crate::provider::data_at_rest_sealer;
 use crate::provider::{KeyState, SigningKeys};
 use crate::random::Random;
-use crate::services::data_at_rest_sealer;
 use crate::store::Store;
 
 /// One line per key: kid, state, dates.

@@ -3,12 +3,10 @@
 //! session's homeserver gets its logout token, and the command waits for the
 //! answers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::rfc3339;
-use crate::logout::{self, Cause};
-use crate::services::Services;
+use crate::logout::{self, Cause, LogoutContext};
 use crate::store::{SessionFilter, SessionRow};
 
 /// Which sessions, as the command line names them.
@@ -33,13 +31,13 @@ impl Selection {
 }
 
 /// The live sessions the selection names.
-async fn select(services: &Services, selection: &Selection) -> anyhow::Result<Vec<SessionRow>> {
-    let store = &services.store;
+async fn select(ctx: &LogoutContext<'_>, selection: &Selection) -> anyhow::Result<Vec<SessionRow>> {
+    let store = &ctx.store;
     let mut rows = match (&selection.sid, &selection.user, &selection.subject) {
         (Some(sid), _, _) => store.sessions(&SessionFilter::Sid(sid), false).await?,
         (None, Some(user), _) => {
             let mut found = Vec::new();
-            for department in &services.config.departments {
+            for department in &ctx.config.departments {
                 if selection
                     .department
                     .as_deref()
@@ -100,23 +98,23 @@ async fn select(services: &Services, selection: &Selection) -> anyhow::Result<Ve
     Ok(rows)
 }
 
-fn line(services: &Services, session: &SessionRow) -> String {
+fn line(ctx: &LogoutContext<'_>, session: &SessionRow) -> String {
     format!(
         "{}  {}  {}  since {}",
         session.sid,
         session.department,
-        logout::user_id(services, session).unwrap_or_else(|| session.localpart.clone()),
+        logout::user_id(ctx.config, session).unwrap_or_else(|| session.localpart.clone()),
         rfc3339(session.created_at),
     )
 }
 
 /// One line per live session: sid, department, Matrix user, since when.
-pub async fn list(services: &Services, selection: &Selection) -> anyhow::Result<String> {
-    let rows = select(services, selection).await?;
+pub async fn list(ctx: &LogoutContext<'_>, selection: &Selection) -> anyhow::Result<String> {
+    let rows = select(ctx, selection).await?;
     if rows.is_empty() {
         return Ok("no live session matches\n".to_owned());
     }
-    Ok(rows.iter().map(|s| line(services, s) + "\n").collect())
+    Ok(rows.iter().map(|s| line(ctx, s) + "\n").collect())
 }
 
 /// Ends the sessions, delivers their logout tokens (this process sends them,
@@ -124,14 +122,14 @@ pub async fn list(services: &Services, selection: &Selection) -> anyhow::Result<
 /// `wait`, after which what is left stays queued for the running bridge.
 /// A `wait` of zero only queues them, for the running bridge to deliver.
 pub async fn end(
-    services: &Arc<Services>,
+    ctx: &LogoutContext<'_>,
     selection: &Selection,
     wait: Duration,
 ) -> anyhow::Result<String> {
     if selection.is_empty() {
         anyhow::bail!("name the sessions to end: --sid, --user or --subject");
     }
-    let chosen = select(services, selection).await?;
+    let chosen = select(ctx, selection).await?;
     let mut out = String::new();
     if chosen.is_empty() {
         out.push_str("no live session matches\n");
@@ -141,7 +139,7 @@ pub async fn end(
     let mut ended = Vec::new();
     for session in &chosen {
         ended.extend(
-            logout::end_sessions(services, &SessionFilter::Sid(&session.sid), Cause::Admin).await?,
+            logout::end_sessions(ctx, &SessionFilter::Sid(&session.sid), Cause::Admin).await?,
         );
     }
     if wait.is_zero() {
@@ -149,23 +147,23 @@ pub async fn end(
         for session in &ended {
             out.push_str(&format!(
                 "{}  queued for the running bridge\n",
-                line(services, session)
+                line(ctx, session)
             ));
         }
         return Ok(out);
     }
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        logout::delivery::deliver_due(services).await?;
+        logout::delivery::deliver_due(ctx).await?;
         let sids: Vec<String> = ended.iter().map(|s| s.sid.clone()).collect();
-        let pending = services.store.pending_deliveries(&sids).await?;
+        let pending = ctx.store.pending_deliveries(&sids).await?;
         if pending.is_empty() || tokio::time::Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     for session in &ended {
-        let outcome = match services.store.delivery_outcome(&session.sid).await? {
+        let outcome = match ctx.store.delivery_outcome(&session.sid).await? {
             Some((Some(_), _, _)) => "ended at its homeserver".to_owned(),
             Some((None, Some(_), error)) => {
                 format!("GIVEN UP: {}", error.unwrap_or_else(|| "no answer".into()))
@@ -176,7 +174,7 @@ pub async fn end(
             ),
             None => "no delivery".to_owned(),
         };
-        out.push_str(&format!("{}  {outcome}\n", line(services, session)));
+        out.push_str(&format!("{}  {outcome}\n", line(ctx, session)));
     }
     Ok(out)
 }

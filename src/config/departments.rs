@@ -7,8 +7,8 @@ use url::Url;
 
 use super::file::DepartmentFile;
 use super::validate::{Problems, placeholder_url, valid_id};
+use super::{ClaimTemplate, MembershipRule};
 use super::{Department, Homeserver};
-use crate::identity::{ClaimTemplate, MembershipRule};
 
 pub(super) fn department(
     p: &mut Problems,

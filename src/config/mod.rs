@@ -8,6 +8,7 @@ mod logout;
 mod metrics;
 mod pages;
 mod rate_limits;
+mod rules;
 mod secret;
 mod upstreams;
 mod validate;
@@ -17,13 +18,14 @@ use std::path::Path;
 
 use url::Url;
 
-use crate::identity::{ClaimTemplate, MembershipRule};
 pub use file::TokenLoginMode;
 pub use introspection::{Introspection, IntrospectionClient};
 pub use logout::Logout;
 pub use metrics::Metrics;
 pub use pages::Pages;
 pub use rate_limits::{IpNet, RateLimits, canonical_ip};
+pub(crate) use rules::Piece as TemplatePiece;
+pub use rules::{ClaimTemplate, MembershipRule, TemplateError};
 pub use secret::{Secret, SecretSource};
 
 /// The languages of the pages (`http::i18n::Lang`), by code.

@@ -9,7 +9,7 @@ use sqlx::migrate::{Migrate, Migrator};
 
 use super::report::Check;
 use crate::config::Config;
-use crate::services::data_at_rest_sealer;
+use crate::provider::data_at_rest_sealer;
 use crate::store::{Backend, Store};
 
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";

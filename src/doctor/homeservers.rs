@@ -10,6 +10,7 @@ use super::http::{describe, get_json};
 use super::login_probe::{self, Probe, SynapseSession};
 use super::report::Check;
 use crate::config::{Config, Department};
+use crate::provider::authorize::AuthorizeQuery;
 
 /// The flow the probe pretends to complete; never a real flow id (those are hex).
 pub const PROBE_FLOW: &str = "doctor-login-probe";
@@ -247,14 +248,21 @@ async fn redirect(
     let detail = format!(
         "{idp} sends the browser to {authorize} with client_id {client_id:?} and redirect_uri {redirect_uri}"
     );
-    let session = SynapseSession {
-        callback: redirect_uri,
-        state: param("state").unwrap_or_default(),
-        nonce: param("nonce"),
-        code_challenge: param("code_challenge").unwrap_or_default(),
-        scope: param("scope").unwrap_or_else(|| "openid".into()),
-        cookies,
-    };
+    // What the bridge's `/authorize` will make of it: the same validation.
+    let query: AuthorizeQuery = serde_urlencoded::from_str(location.query().unwrap_or_default())
+        .map_err(|e| {
+            (
+                format!("sends an authorization request that cannot be read: {e}"),
+                None,
+            )
+        })?;
+    let (request, _) = query.validate(config).map_err(|e| {
+        (
+            format!("sends an authorization request the bridge refuses: {e}"),
+            Some("compare its oidc_providers entry with `sso-bridge homeserver-config`".into()),
+        )
+    })?;
+    let session = SynapseSession { request, cookies };
     Ok((session, detail))
 }
 

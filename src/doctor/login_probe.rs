@@ -32,9 +32,10 @@ use super::homeservers::{PROBE_FLOW, excerpt};
 use super::http::describe;
 use super::report::Check;
 use crate::config::{Config, Department};
-use crate::crypto::hash_secret;
+use crate::identity::{IdentityKey, find_or_create_identity};
+use crate::provider::authorize::AuthorizeRequest;
 use crate::random::Random;
-use crate::store::{NewAuthCode, NewIdentity, Store, StoreResult};
+use crate::store::Store;
 
 const PROBE_ISSUER: &str = "urn:sso-bridge:doctor";
 const PROBE_SUBJECT: &str = "login-probe";
@@ -51,11 +52,8 @@ pub enum Probe<'a> {
 
 /// What the homeserver's SSO redirect told us, to answer as its IdP would.
 pub struct SynapseSession {
-    pub callback: String,
-    pub state: String,
-    pub nonce: Option<String>,
-    pub code_challenge: String,
-    pub scope: String,
+    /// Its authorization request, validated as `/authorize` validates them.
+    pub request: AuthorizeRequest,
     /// `name=value` pairs of the session cookies Synapse set, for the callback.
     pub cookies: String,
 }
@@ -91,24 +89,16 @@ pub async fn check(
             return Check::warn(subject, format!("not checked: {why}"), *fix);
         }
     };
-    let code = match issue_code(store, department, session).await {
-        Ok(code) => code,
+    let callback = match issue_code(config, store, department, session).await {
+        Ok(callback) => callback,
         Err(e) => {
             return Check::warn(
                 subject,
-                format!("not checked: cannot write the probe's code to the database: {e}"),
+                format!("not checked: cannot issue the probe's code: {e}"),
                 "check the database user's rights",
             );
         }
     };
-    let mut callback = match Url::parse(&session.callback) {
-        Ok(u) => u,
-        Err(e) => return Check::fail(subject, format!("bad callback URL: {e}"), whitelist_fix),
-    };
-    callback
-        .query_pairs_mut()
-        .append_pair("code", &code)
-        .append_pair("state", &session.state);
     let response = match http
         .get(callback.as_str())
         .header("Cookie", &session.cookies)
@@ -176,69 +166,32 @@ pub async fn check(
 
 /// A code as `authorize` would issue it for the probe identity, bound to
 /// Synapse's own redirect_uri, PKCE challenge and nonce.
+/// The test login's callback, with a code issued as `/authorize` issues them
+/// (the same function), for the probe's own identity (made as logins make them).
 async fn issue_code(
+    config: &Config,
     store: &Store,
     department: &Department,
     session: &SynapseSession,
-) -> StoreResult<String> {
-    let identity = probe_identity(store, &department.id).await?;
+) -> Result<Url, String> {
     let random = Random::from_os();
-    let code = random.token(32);
     let now = unix_now();
-    store
-        .insert_auth_code(NewAuthCode {
-            code_hash: &hash_secret(&code),
-            client_id: &department.id,
-            redirect_uri: &session.callback,
-            code_challenge: &session.code_challenge,
-            nonce: session.nonce.as_deref(),
-            scope: &session.scope,
-            identity_id: &identity,
-            flow_id: PROBE_FLOW,
-            now,
-            expires_at: now + 60,
+    let key = IdentityKey {
+        department: &department.id,
+        issuer: PROBE_ISSUER,
+        subject: PROBE_SUBJECT,
+    };
+    let identity =
+        find_or_create_identity(store, &random, now, &key, Some(PROBE_DISPLAY_NAME), || {
+            Ok(PROBE_LOCALPART.to_owned())
         })
-        .await?;
-    Ok(code)
-}
-
-/// The probe's identity in this department, created once; a localpart taken by
-/// a person gets a suffix, as for anyone else.
-async fn probe_identity(store: &Store, department: &str) -> StoreResult<String> {
-    for attempt in 1..=5 {
-        if let Some(row) = store
-            .identity_by_subject(department, PROBE_ISSUER, PROBE_SUBJECT)
-            .await?
-        {
-            return Ok(row.id);
-        }
-        let localpart = match attempt {
-            1 => PROBE_LOCALPART.to_owned(),
-            n => format!("{PROBE_LOCALPART}{n}"),
-        };
-        let inserted = store
-            .insert_identity(NewIdentity {
-                id: &Random::from_os().id(),
-                department,
-                issuer: PROBE_ISSUER,
-                subject: PROBE_SUBJECT,
-                localpart: &localpart,
-                display_name: Some(PROBE_DISPLAY_NAME),
-                now: unix_now(),
-            })
-            .await;
-        match inserted {
-            Ok(()) => {}
-            // Taken, or a concurrent doctor created it: look again.
-            Err(e) if e.is_unique_violation() => {}
-            Err(e) => return Err(e),
-        }
-    }
-    store
-        .identity_by_subject(department, PROBE_ISSUER, PROBE_SUBJECT)
-        .await?
-        .map(|row| row.id)
-        .ok_or(crate::store::StoreError::Database(sqlx::Error::RowNotFound))
+        .await
+        .map_err(|e| e.to_string())?;
+    session
+        .request
+        .issue_code(config, store, &random, now, &identity.id, PROBE_FLOW)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn unix_now() -> i64 {
@@ -247,7 +200,6 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Synapse's SSO error page names the error code and a description.
 fn synapse_error(body: &str) -> String {
     let between = |start: &str, end: &str| {
         body.split_once(start)

@@ -1,55 +1,53 @@
 //! Completion: the department's homeserver comes back with its `loginToken`; the
 //! client gets `loginToken` and `homeserver` (MSC1731).
 
+use super::FlowContext;
 use super::{BrowserSecret, ClientRedirect, FlowError, FlowState, Next};
 use crate::crypto::hash_secret;
-use crate::services::Services;
 use crate::store::FlowRow;
 
 /// Synapse tokens are `syl_` plus about 40 characters; anything far longer is not a token.
 const MAX_LOGIN_TOKEN_LEN: usize = 512;
 
 pub async fn complete(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: Option<&BrowserSecret>,
     flow_id: &str,
     login_token: Option<&str>,
 ) -> Result<Next, FlowError> {
-    let now = services.now();
-    let (flow, browser) = own_flow(services, browser, flow_id, now).await?;
+    let now = ctx.now();
+    let (flow, browser) = own_flow(ctx, browser, flow_id, now).await?;
     let login_token = login_token
         .filter(|t| !t.is_empty() && t.len() <= MAX_LOGIN_TOKEN_LEN)
         .ok_or(FlowError::BadLoginToken)?;
     let department = flow
         .department
         .as_deref()
-        .and_then(|d| services.config.department(d))
+        .and_then(|d| ctx.config.department(d))
         .ok_or(FlowError::OutOfOrder)?;
-    crate::request_context::note_department(&department.id);
+    ctx.note_department(&department.id);
     let redirect = ClientRedirect::parse(flow.redirect_url.as_deref().unwrap_or_default())?;
-    if !services.store.complete_flow(&flow.id, now).await? {
+    if !ctx.store.complete_flow(&flow.id, now).await? {
         return Err(FlowError::OutOfOrder);
     }
     let homeserver = department.homeserver.base_url.as_str();
-    services
-        .store
+    ctx.store
         .remember_login_token(
             &hash_secret(login_token),
             &department.id,
             homeserver,
             now,
-            now + services.config.lifetimes.login_token_route,
+            now + ctx.config.lifetimes.login_token_route,
         )
         .await?;
-    services
-        .metrics
+    ctx.metrics
         .login_completed(&department.id, now - flow.created_at);
     tracing::info!(flow = %flow.id, department = %department.id, "login completed");
     let url = redirect.with_login(
         login_token,
         crate::homeserver::client_base_url(&department.homeserver.base_url),
     );
-    let config = &services.config;
+    let config = &ctx.config;
     if redirect.is_trusted(
         &config.allowed_redirect_origins,
         &config.public_base_url.origin(),
@@ -61,11 +59,8 @@ pub async fn complete(
     // sealed for this browser, and the page is shown at a token-free address.
     let sealed = browser
         .sealer(&flow.id)
-        .seal(&services.random, url.as_str().as_bytes());
-    services
-        .store
-        .set_pending_confirm(&flow.id, &sealed)
-        .await?;
+        .seal(ctx.random, url.as_str().as_bytes());
+    ctx.store.set_pending_confirm(&flow.id, &sealed).await?;
     let mut confirm = config.url(crate::routes::CONFIRM);
     confirm.query_pairs_mut().append_pair("flow", &flow.id);
     Ok(Next::Redirect(confirm))
@@ -75,16 +70,16 @@ pub async fn complete(
 /// allow-list, at a token-free address. The sealed client URL is taken from the
 /// flow: shown once, then gone (a reload says the login has expired).
 pub async fn confirm(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: Option<&BrowserSecret>,
     flow_id: &str,
 ) -> Result<Next, FlowError> {
-    let now = services.now();
-    let (flow, browser) = own_flow(services, browser, flow_id, now).await?;
+    let now = ctx.now();
+    let (flow, browser) = own_flow(ctx, browser, flow_id, now).await?;
     if flow.state != FlowState::Completed {
         return Err(FlowError::OutOfOrder);
     }
-    let sealed = services
+    let sealed = ctx
         .store
         .take_pending_confirm(&flow.id, now)
         .await?
@@ -102,12 +97,12 @@ pub async fn confirm(
 
 /// The live flow `flow_id`, if it belongs to this browser.
 async fn own_flow<'b>(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: Option<&'b BrowserSecret>,
     flow_id: &str,
     now: i64,
 ) -> Result<(FlowRow, &'b BrowserSecret), FlowError> {
-    let flow = services
+    let flow = ctx
         .store
         .flow(flow_id, now)
         .await?

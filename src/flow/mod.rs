@@ -10,6 +10,7 @@ mod authorize;
 mod browser;
 mod client_redirect;
 mod complete;
+mod context;
 mod error;
 mod pending;
 mod resume;
@@ -20,6 +21,7 @@ pub use authorize::authorize;
 pub use browser::BrowserSecret;
 pub use client_redirect::{ClientRedirect, RedirectUrlError};
 pub use complete::{complete, confirm};
+pub use context::FlowContext;
 pub use error::FlowError;
 pub use resume::resume;
 pub use start::{StartRequest, check_picker, choose_department, start};
@@ -32,13 +34,13 @@ pub use crate::store::{FlowState, Origin};
 
 /// A flow that has not expired, if it belongs to this browser.
 async fn browser_flow(
-    services: &crate::services::Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     flow_id: &str,
 ) -> Result<crate::store::FlowRow, FlowError> {
-    let flow = services
+    let flow = ctx
         .store
-        .flow(flow_id, services.now())
+        .flow(flow_id, ctx.now())
         .await?
         .ok_or(FlowError::Expired)?;
     if flow.browser_hash != browser.hash() {

@@ -6,8 +6,8 @@
 //! So a flood of login starts writes nothing to the database, a restart loses
 //! no login at the picker, and every instance sharing the key can continue it.
 
+use super::FlowContext;
 use super::{BrowserSecret, FlowError};
-use crate::services::Services;
 use crate::store::FlowRow;
 
 /// The sealed form's version (the first byte), so a later layout can be told apart.
@@ -29,14 +29,14 @@ pub struct PendingFlow {
 
 impl PendingFlow {
     /// A new login for this browser, ending at `redirect_url`.
-    pub fn start(services: &Services, browser: &BrowserSecret, redirect_url: &str) -> Self {
-        let now = services.now();
+    pub fn start(ctx: &FlowContext<'_>, browser: &BrowserSecret, redirect_url: &str) -> Self {
+        let now = ctx.now();
         Self {
-            id: services.random.id(),
+            id: ctx.random.id(),
             browser_hash: browser.hash(),
             redirect_url: redirect_url.to_owned(),
             started_at: now,
-            expires_at: now + services.config.lifetimes.flow,
+            expires_at: now + ctx.config.lifetimes.flow,
         }
     }
 
@@ -53,24 +53,22 @@ impl PendingFlow {
 
     /// Sealed for the picker's URL: a compact binary layout, as the value is
     /// repeated in every form of the page.
-    pub fn seal(&self, services: &Services) -> String {
-        services
-            .pending_flows
-            .seal(&services.random, &self.to_bytes())
+    pub fn seal(&self, ctx: &FlowContext<'_>) -> String {
+        ctx.pending_flows.seal(ctx.random, &self.to_bytes())
     }
 
     /// The login sealed in `sealed`, if it is intact, unexpired and this browser's.
     pub fn open(
-        services: &Services,
+        ctx: &FlowContext<'_>,
         browser: &BrowserSecret,
         sealed: &str,
     ) -> Result<Self, FlowError> {
-        let bytes = services
+        let bytes = ctx
             .pending_flows
             .open(sealed)
             .map_err(|_| FlowError::Expired)?;
         let (flow, bound_to) = Self::from_bytes(&bytes).ok_or(FlowError::Expired)?;
-        if flow.expires_at < services.now() {
+        if flow.expires_at < ctx.now() {
             return Err(FlowError::Expired);
         }
         let browser_hash = browser.hash();

@@ -1,10 +1,10 @@
 //! Starting a login from a Matrix client, and choosing the department.
 
+use super::FlowContext;
 use super::pending::PendingFlow;
 use super::resume::{ensure_homeserver_up, ensure_idp_up};
 use super::{BrowserSecret, ClientRedirect, FlowError, FlowState, Next, Origin, upstream};
 use crate::config::Department;
-use crate::services::Services;
 use crate::store::NewFlow;
 
 pub struct StartRequest<'a> {
@@ -19,12 +19,12 @@ pub struct StartRequest<'a> {
 /// picker with the login sealed in its forms (nothing is stored yet), or goes
 /// straight upstream when the department is known.
 pub async fn start(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     request: StartRequest<'_>,
 ) -> Result<Next, FlowError> {
     let redirect = ClientRedirect::parse(request.redirect_url.unwrap_or_default())?;
-    let config = &services.config;
+    let config = &ctx.config;
     let department = match request.department {
         Some(id) => Some(
             config
@@ -36,22 +36,15 @@ pub async fn start(
             .filter(|hint| hint.contains('@'))
             .and_then(|hint| config.department_for_email(hint)),
     };
-    services.metrics.login_started(None);
-    let pending = PendingFlow::start(services, browser, redirect.as_str());
+    ctx.metrics.login_started(None);
+    let pending = PendingFlow::start(ctx, browser, redirect.as_str());
     match department {
         Some(department) => {
-            store_flow(services, browser, &pending).await?;
-            go_upstream(
-                services,
-                browser,
-                &pending.id,
-                department,
-                request.login_hint,
-            )
-            .await
+            store_flow(ctx, browser, &pending).await?;
+            go_upstream(ctx, browser, &pending.id, department, request.login_hint).await
         }
         None => Ok(Next::Picker {
-            flow: pending.seal(services),
+            flow: pending.seal(ctx),
         }),
     }
 }
@@ -59,24 +52,24 @@ pub async fn start(
 /// `GET /pick`: the picker may be shown for `flow` (a sealed login of this
 /// browser that has not expired). Nothing is read from the database.
 pub fn check_picker(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     flow: &str,
 ) -> Result<(), FlowError> {
-    PendingFlow::open(services, browser, flow).map(drop)
+    PendingFlow::open(ctx, browser, flow).map(drop)
 }
 
 /// The picker's answer: a department id, or an e-mail address routed by domain.
 /// `flow` is the sealed login the picker was shown for.
 pub async fn choose_department(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     flow: &str,
     department: Option<&str>,
     email: Option<&str>,
 ) -> Result<Next, FlowError> {
-    let pending = PendingFlow::open(services, browser, flow)?;
-    let config = &services.config;
+    let pending = PendingFlow::open(ctx, browser, flow)?;
+    let config = &ctx.config;
     let (department, hint) = match (department.filter(|d| !d.is_empty()), email) {
         (Some(id), _) => (
             config
@@ -96,22 +89,22 @@ pub async fn choose_department(
             });
         }
     };
-    store_flow(services, browser, &pending).await?;
-    go_upstream(services, browser, &pending.id, department, hint).await
+    store_flow(ctx, browser, &pending).await?;
+    go_upstream(ctx, browser, &pending.id, department, hint).await
 }
 
 /// Sends a stored flow to its department's IdP, once its homeserver answers.
 pub(super) async fn go_upstream(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     flow_id: &str,
     department: &Department,
     login_hint: Option<&str>,
 ) -> Result<Next, FlowError> {
-    ensure_homeserver_up(services, department, flow_id).await?;
-    ensure_idp_up(services, department, flow_id).await?;
+    ensure_homeserver_up(ctx, department, flow_id).await?;
+    ensure_idp_up(ctx, department, flow_id).await?;
     Ok(Next::Redirect(
-        upstream::begin(services, browser, flow_id, department, login_hint).await?,
+        upstream::begin(ctx, browser, flow_id, department, login_hint).await?,
     ))
 }
 
@@ -127,11 +120,11 @@ fn email_domain(email: &str) -> String {
 /// twice (the back button) finds the row already there, which must then be
 /// this browser's.
 async fn store_flow(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     pending: &PendingFlow,
 ) -> Result<(), FlowError> {
-    let inserted = services
+    let inserted = ctx
         .store
         .insert_flow_if_absent(NewFlow {
             id: &pending.id,
@@ -147,7 +140,7 @@ async fn store_flow(
     if inserted {
         tracing::info!(flow = %pending.id, "login started");
     } else {
-        super::browser_flow(services, browser, &pending.id).await?;
+        super::browser_flow(ctx, browser, &pending.id).await?;
     }
     Ok(())
 }
@@ -155,12 +148,12 @@ async fn store_flow(
 /// A new flow that will end at a Matrix client's `redirect_url`, stored now
 /// (an IdP-initiated login, which has no picker).
 pub(super) async fn new_client_flow(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     redirect_url: &str,
 ) -> Result<String, FlowError> {
-    services.metrics.login_started(None);
-    let pending = PendingFlow::start(services, browser, redirect_url);
-    store_flow(services, browser, &pending).await?;
+    ctx.metrics.login_started(None);
+    let pending = PendingFlow::start(ctx, browser, redirect_url);
+    store_flow(ctx, browser, &pending).await?;
     Ok(pending.id)
 }

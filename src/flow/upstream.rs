@@ -5,13 +5,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use url::Url;
 
+use super::FlowContext;
 use super::{BrowserSecret, FlowError, FlowState, Next, Origin};
 use crate::config::Department;
 use crate::crypto::hash_secret;
 use crate::identity::{UpstreamIdentity, resolve_identity};
 use crate::provider::authorize::AuthorizeRequest;
-use crate::request_context::note_department;
-use crate::services::Services;
 use crate::store::FlowRow;
 use crate::upstream::UpstreamClient;
 use crate::upstream::oidc::UpstreamRequestSecrets;
@@ -20,30 +19,30 @@ use crate::upstream::saml::{self, Prechecked, SamlError, VerifiedAssertion};
 /// Binds a fresh upstream request to the flow and returns the IdP's login URL.
 /// The flow is found again by the hash of the OIDC `state` or of the SAML request ID.
 pub(super) async fn begin(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     flow_id: &str,
     department: &Department,
     login_hint: Option<&str>,
 ) -> Result<Url, FlowError> {
-    note_department(&department.id);
-    let upstream = services
+    ctx.note_department(&department.id);
+    let upstream = ctx
         .upstreams
         .get(&department.upstream)
         .ok_or_else(|| FlowError::UnknownDepartment(department.id.clone()))?;
     let correlation = match upstream {
-        UpstreamClient::Oidc(_) => services.random.token(32),
+        UpstreamClient::Oidc(_) => ctx.random.token(32),
         // An xsd:ID must not start with a digit.
-        UpstreamClient::Saml(_) => format!("_{}", services.random.id()),
+        UpstreamClient::Saml(_) => format!("_{}", ctx.random.id()),
     };
-    let advanced = services
+    let advanced = ctx
         .store
         .flow_to_upstream(
             flow_id,
             &department.id,
             &department.upstream,
             &hash_secret(&correlation),
-            services.now(),
+            ctx.now(),
         )
         .await?;
     if !advanced {
@@ -83,7 +82,7 @@ pub struct CallbackParams<'a> {
 /// The OIDC callback: the flow is found by the hash of `state` and must belong to
 /// this browser; then the code is redeemed and the user admitted.
 pub async fn oidc_callback(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: Option<&BrowserSecret>,
     upstream_id: &str,
     params: CallbackParams<'_>,
@@ -92,13 +91,13 @@ pub async fn oidc_callback(
         .state
         .filter(|s| !s.is_empty())
         .ok_or(FlowError::Expired)?;
-    let (flow, browser) = returning_flow(services, browser, upstream_id, upstream_state).await?;
+    let (flow, browser) = returning_flow(ctx, browser, upstream_id, upstream_state).await?;
     let result = async {
-        let identity = redeem_oidc(services, browser, upstream_id, &flow, &params).await?;
-        admit(services, &flow, identity).await
+        let identity = redeem_oidc(ctx, browser, upstream_id, &flow, &params).await?;
+        admit(ctx, &flow, identity).await
     }
     .await;
-    finish(services, browser, &flow, result).await
+    finish(ctx, browser, &flow, result).await
 }
 
 /// The SAML ACS (HTTP-POST binding): structural checks, the flow by the hash of
@@ -106,7 +105,7 @@ pub async fn oidc_callback(
 /// An IdP-initiated response (no InResponseTo) starts a flow of its own when the
 /// IdP allows it; the browser secret it needs is returned to be set as a cookie.
 pub async fn saml_acs(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: Option<&BrowserSecret>,
     upstream_id: &str,
     saml_response: &str,
@@ -123,31 +122,31 @@ pub async fn saml_acs(
         .ok_or(FlowError::Saml(SamlError::NotBase64))?;
     let (xml, prechecked) = saml::precheck(xml).await?;
     let Some(request_id) = prechecked.in_response_to.clone() else {
-        return unsolicited(services, browser, upstream_id, xml, prechecked, relay_state).await;
+        return unsolicited(ctx, browser, upstream_id, xml, prechecked, relay_state).await;
     };
-    let (flow, browser) = returning_flow(services, browser, upstream_id, &request_id).await?;
+    let (flow, browser) = returning_flow(ctx, browser, upstream_id, &request_id).await?;
     let result = async {
-        let idp = services
+        let idp = ctx
             .upstreams
             .saml(upstream_id)
             .ok_or(FlowError::OutOfOrder)?;
         let verified = idp
-            .verify(xml, prechecked, request_id, services.clock.now())
+            .verify(xml, prechecked, request_id, ctx.clock.now())
             .await?;
-        remember(services, upstream_id, &verified).await?;
-        admit(services, &flow, verified.identity).await
+        remember(ctx, upstream_id, &verified).await?;
+        admit(ctx, &flow, verified.identity).await
     }
     .await;
-    Ok((finish(services, browser, &flow, result).await?, None))
+    Ok((finish(ctx, browser, &flow, result).await?, None))
 }
 
 /// The replay cache, written only for verified assertions.
 async fn remember(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     upstream_id: &str,
     verified: &VerifiedAssertion,
 ) -> Result<(), FlowError> {
-    if services
+    if ctx
         .store
         .remember_assertion(upstream_id, &verified.assertion_id, verified.expires_at)
         .await?
@@ -162,14 +161,14 @@ async fn remember(
 /// then a new flow for the department named by RelayState, or else the first
 /// department behind this IdP that admits the user, landing at the configured client.
 async fn unsolicited(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: Option<&BrowserSecret>,
     upstream_id: &str,
     xml: String,
     prechecked: Prechecked,
     relay_state: Option<&str>,
 ) -> Result<(Next, Option<BrowserSecret>), FlowError> {
-    let idp = services
+    let idp = ctx
         .upstreams
         .saml(upstream_id)
         .ok_or(FlowError::OutOfOrder)?;
@@ -178,17 +177,16 @@ async fn unsolicited(
         .cloned()
         .ok_or(FlowError::Saml(SamlError::Unsolicited))?;
     let verified = idp
-        .verify_unsolicited(xml, prechecked, services.clock.now())
+        .verify_unsolicited(xml, prechecked, ctx.clock.now())
         .await?;
-    remember(services, upstream_id, &verified).await?;
+    remember(ctx, upstream_id, &verified).await?;
     let behind_this_idp = |d: &&crate::config::Department| d.upstream == upstream_id;
     let named = relay_state
-        .and_then(|id| services.config.department(id))
+        .and_then(|id| ctx.config.department(id))
         .filter(behind_this_idp);
     let department = named
         .or_else(|| {
-            services
-                .config
+            ctx.config
                 .departments
                 .iter()
                 .filter(behind_this_idp)
@@ -201,15 +199,14 @@ async fn unsolicited(
     let (browser, fresh) = match browser {
         Some(b) => (b.clone(), None),
         None => {
-            let b = BrowserSecret::generate(&services.random);
+            let b = BrowserSecret::generate(ctx.random);
             (b.clone(), Some(b))
         }
     };
-    let flow_id = super::start::new_client_flow(services, &browser, landing.as_str()).await?;
-    let now = services.now();
-    let correlation = services.random.token(32);
-    services
-        .store
+    let flow_id = super::start::new_client_flow(ctx, &browser, landing.as_str()).await?;
+    let now = ctx.now();
+    let correlation = ctx.random.token(32);
+    ctx.store
         .flow_to_upstream(
             &flow_id,
             &department.id,
@@ -218,30 +215,30 @@ async fn unsolicited(
             now,
         )
         .await?;
-    let flow = services
+    let flow = ctx
         .store
         .flow(&flow_id, now)
         .await?
         .ok_or(FlowError::Expired)?;
     tracing::info!(flow = %flow_id, department = %department.id, "IdP-initiated login accepted");
-    let result = admit(services, &flow, verified.identity).await;
-    Ok((finish(services, &browser, &flow, result).await?, fresh))
+    let result = admit(ctx, &flow, verified.identity).await;
+    Ok((finish(ctx, &browser, &flow, result).await?, fresh))
 }
 
 /// The flow an upstream answer belongs to, checked against this browser and step.
 async fn returning_flow<'b>(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: Option<&'b BrowserSecret>,
     upstream_id: &str,
     correlation: &str,
 ) -> Result<(FlowRow, &'b BrowserSecret), FlowError> {
-    let flow = services
+    let flow = ctx
         .store
-        .flow_by_upstream_state(&hash_secret(correlation), services.now())
+        .flow_by_upstream_state(&hash_secret(correlation), ctx.now())
         .await?
         .ok_or(FlowError::Expired)?;
     if let Some(department) = &flow.department {
-        note_department(department);
+        ctx.note_department(department);
     }
     let browser = browser.ok_or(FlowError::NoBrowserSession)?;
     if flow.browser_hash != browser.hash() {
@@ -255,42 +252,39 @@ async fn returning_flow<'b>(
 
 /// A failed check ends the flow (the user starts again); success moves it on.
 async fn finish(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     flow: &FlowRow,
     result: Result<String, FlowError>,
 ) -> Result<Next, FlowError> {
     match result {
-        Ok(identity_id) => after_authentication(services, browser, flow, &identity_id).await,
+        Ok(identity_id) => after_authentication(ctx, browser, flow, &identity_id).await,
         // Not judged, only not yet: the flow stays, so the same POST may come again.
         Err(e @ FlowError::Saml(SamlError::Busy | SamlError::NoMetadata)) => Err(e),
         Err(e) => {
-            services
-                .store
-                .fail_flow(&flow.id, e.reason(), services.now())
-                .await?;
-            Err(e.ended(restart_url(services, flow)))
+            ctx.store.fail_flow(&flow.id, e.reason(), ctx.now()).await?;
+            Err(e.ended(restart_url(ctx, flow)))
         }
     }
 }
 
 /// Where "Start again" leads once a login has ended: a new login for the same
 /// client (its `redirectUrl`), at the picker.
-fn restart_url(services: &Services, flow: &FlowRow) -> Option<String> {
+fn restart_url(ctx: &FlowContext<'_>, flow: &FlowRow) -> Option<String> {
     let redirect = flow.redirect_url.as_deref()?;
-    let mut url = services.config.url(&crate::routes::login_start());
+    let mut url = ctx.config.url(&crate::routes::login_start());
     url.query_pairs_mut().append_pair("redirectUrl", redirect);
     Some(url.into())
 }
 
 async fn redeem_oidc(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     upstream_id: &str,
     flow: &FlowRow,
     params: &CallbackParams<'_>,
 ) -> Result<UpstreamIdentity, FlowError> {
-    let client = services
+    let client = ctx
         .upstreams
         .oidc(upstream_id)
         .ok_or(FlowError::OutOfOrder)?;
@@ -319,14 +313,14 @@ async fn redeem_oidc(
 
 /// Whatever the protocol: membership of the flow's department, then the identity.
 async fn admit(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     flow: &FlowRow,
     upstream: UpstreamIdentity,
 ) -> Result<String, FlowError> {
     let department = flow
         .department
         .as_deref()
-        .and_then(|d| services.config.department(d))
+        .and_then(|d| ctx.config.department(d))
         .ok_or_else(|| FlowError::UnknownDepartment(flow.department.clone().unwrap_or_default()))?;
     if !department.membership.admits(&upstream.claims) {
         tracing::warn!(
@@ -342,23 +336,17 @@ async fn admit(
             rule: department.membership.describe(),
         });
     }
-    let identity = resolve_identity(
-        &services.store,
-        &services.random,
-        services.now(),
-        department,
-        &upstream,
-    )
-    .await?;
+    let identity =
+        resolve_identity(ctx.store, ctx.random, ctx.now(), department, &upstream).await?;
     let session = &upstream.session;
-    if !services
+    if !ctx
         .store
         .authenticate_flow(
             &flow.id,
             &identity.id,
             session.id.as_deref().map(hash_secret).as_deref(),
             session.name_id.as_deref().map(hash_secret).as_deref(),
-            services.now(),
+            ctx.now(),
         )
         .await?
     {
@@ -371,7 +359,7 @@ async fn admit(
 /// A client's flow goes to the department's homeserver, which will come to our
 /// `authorize`; a homeserver's own flow resumes its pending `authorize` at once.
 async fn after_authentication(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     flow: &FlowRow,
     identity_id: &str,
@@ -387,37 +375,37 @@ async fn after_authentication(
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or(FlowError::WrongBrowser)?;
-        return super::authorize::issue(services, flow, &request, identity_id).await;
+        return super::authorize::issue(ctx, flow, &request, identity_id).await;
     }
-    hand_to_homeserver(services, flow).await
+    hand_to_homeserver(ctx, flow).await
 }
 
 /// A client's flow, authenticated, goes to its department's homeserver (if it answers).
 pub(super) async fn hand_to_homeserver(
-    services: &Services,
+    ctx: &FlowContext<'_>,
     flow: &FlowRow,
 ) -> Result<Next, FlowError> {
     let department = flow
         .department
         .as_deref()
-        .and_then(|d| services.config.department(d))
+        .and_then(|d| ctx.config.department(d))
         .ok_or(FlowError::OutOfOrder)?;
-    super::resume::ensure_homeserver_up(services, department, &flow.id).await?;
+    super::resume::ensure_homeserver_up(ctx, department, &flow.id).await?;
     Ok(Next::Redirect(homeserver_sso_url(
-        services, department, &flow.id,
+        ctx, department, &flow.id,
     )))
 }
 
 /// The department homeserver's own SSO start, pointed at the bridge's
 /// provider, coming back to the bridge's completion URL.
-fn homeserver_sso_url(services: &Services, department: &Department, flow_id: &str) -> Url {
+fn homeserver_sso_url(ctx: &FlowContext<'_>, department: &Department, flow_id: &str) -> Url {
     let mut url = department.homeserver.base_url.clone();
-    let idp = format!("oidc-{}", services.config.homeserver_provider.idp_id);
+    let idp = format!("oidc-{}", ctx.config.homeserver_provider.idp_id);
     url.set_path(&format!(
         "{}_matrix/client/v3/login/sso/redirect/{idp}",
         department.homeserver.base_url.path()
     ));
-    let mut complete = services.config.url(crate::routes::COMPLETE);
+    let mut complete = ctx.config.url(crate::routes::COMPLETE);
     complete.query_pairs_mut().append_pair("flow", flow_id);
     url.query_pairs_mut()
         .append_pair("redirectUrl", complete.as_str());

@@ -22,7 +22,7 @@ pub async fn complete(
 ) -> Result<HttpResponse, HttpError> {
     let browser = cookies::browser_secret(&request);
     let next = flow::complete(
-        &services,
+        &services.flow(),
         browser.as_ref(),
         &query.flow,
         query.login_token.as_deref(),
@@ -44,7 +44,7 @@ pub async fn confirm(
     query: web::Query<ConfirmQuery>,
 ) -> Result<HttpResponse, HttpError> {
     let browser = cookies::browser_secret(&request);
-    let next = flow::confirm(&services, browser.as_ref(), &query.flow)
+    let next = flow::confirm(&services.flow(), browser.as_ref(), &query.flow)
         .await
         .map_err(|e| HttpError::from_flow(&services, e))?;
     Ok(respond::next(&services, next, Vec::new()))

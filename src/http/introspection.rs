@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::error::HttpError;
 use super::{MAX_FORM_BYTES, address_limit, form_body};
+use crate::client_auth::client_credentials;
 use crate::config::IntrospectionClient;
-use crate::introspection::{self, IntrospectionError, Verdict};
-use crate::provider::token::client_credentials;
+use crate::introspection::{IntrospectionError, Verdict};
 use crate::services::Services;
 
 /// The header a reverse proxy authenticates itself with on forward-auth
@@ -71,7 +71,9 @@ pub async fn introspect(
     )
     .map_err(HttpError::from_introspection)?;
     let token = token.unwrap_or_default();
-    let verdict = introspection::introspect(&services, client, &token, homeserver.as_deref())
+    let verdict = services
+        .introspector
+        .introspect(client, &token, homeserver.as_deref())
         .await
         .map_err(HttpError::from_introspection)?;
     // An active token's answer is serialized once per cache entry and sent
@@ -133,7 +135,9 @@ pub async fn forward_auth(
     let hint = from_query
         .as_deref()
         .or_else(|| header_str(&request, &X_MATRIX_HOMESERVER));
-    let verdict = introspection::introspect(&services, client, token, hint)
+    let verdict = services
+        .introspector
+        .introspect(client, token, hint)
         .await
         .map_err(|e| HttpError::from_introspection(e).for_forward_auth())?;
     match verdict {
@@ -200,15 +204,13 @@ fn authenticate<'a>(
         return Err(IntrospectionError::AddressRateLimited(retry.0));
     }
     if let (Some(header), None, None) = (authorization, client_id, client_secret)
-        && let Some(client) = services
-            .introspector
-            .client_by_basic_header(&services.config, header)
+        && let Some(client) = services.introspector.client_by_basic_header(header)
     {
         return Ok(client);
     }
     let result = client_credentials(authorization, client_id, client_secret)
-        .map_err(|e| IntrospectionError::InvalidClient(e.description()))
-        .and_then(|(id, secret)| introspection::authenticate(&services.config, &id, &secret));
+        .map_err(|e| IntrospectionError::InvalidClient(e.to_string()))
+        .and_then(|(id, secret)| services.introspector.authenticate(&id, &secret));
     if result.is_err()
         && let Some((rate, key)) = &limit
     {

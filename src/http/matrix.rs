@@ -69,7 +69,7 @@ pub async fn sso_redirect(
     }
     let (browser, cookie) = cookies::browser_secret_or_new(&services, &request);
     let next = flow::start(
-        &services,
+        &services.flow(),
         &browser,
         StartRequest {
             redirect_url: query.redirect_url.as_deref(),

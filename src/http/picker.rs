@@ -30,7 +30,7 @@ pub async fn show(
     let fail = |e| HttpError::from_flow(&services, e);
     let browser =
         cookies::browser_secret(&request).ok_or_else(|| fail(FlowError::NoBrowserSession))?;
-    flow::check_picker(&services, &browser, &query.flow).map_err(fail)?;
+    flow::check_picker(&services.flow(), &browser, &query.flow).map_err(fail)?;
     page(&services, &request, &query.flow, &query.q).await
 }
 
@@ -156,7 +156,7 @@ pub async fn choose(
         .map(str::trim)
         .filter(|e| !e.is_empty());
     let next = flow::choose_department(
-        &services,
+        &services.flow(),
         &browser,
         &form.flow,
         form.department.as_deref(),

@@ -28,7 +28,7 @@ pub async fn authorize(
     query: web::Query<AuthorizeQuery>,
 ) -> Result<HttpResponse, HttpError> {
     let (browser, cookie) = cookies::browser_secret_or_new(&services, &request);
-    let next = flow::authorize(&services, &browser, query.into_inner())
+    let next = flow::authorize(&services.flow(), &browser, query.into_inner())
         .await
         .map_err(|e| HttpError::from_flow(&services, e))?;
     Ok(respond::next(&services, next, vec![cookie]))
@@ -46,9 +46,13 @@ pub async fn token(
     request: HttpRequest,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, HttpError> {
-    let response = token::exchange(&services, authorization(&request), form.into_inner())
-        .await
-        .map_err(HttpError::from_provider)?;
+    let response = token::exchange(
+        &services.provider(),
+        authorization(&request),
+        form.into_inner(),
+    )
+    .await
+    .map_err(HttpError::from_provider)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -59,7 +63,7 @@ pub async fn userinfo(
     services: web::Data<Services>,
     request: HttpRequest,
 ) -> Result<HttpResponse, HttpError> {
-    let claims = userinfo::userinfo(&services, authorization(&request))
+    let claims = userinfo::userinfo(&services.provider(), authorization(&request))
         .await
         .map_err(HttpError::from_provider)?;
     Ok(HttpResponse::Ok()

@@ -22,7 +22,7 @@ pub async fn resume(
     let browser = cookies::browser_secret(&request)
         .ok_or_else(|| HttpError::from_flow(&services, FlowError::NoBrowserSession))?;
     let next = flow::resume(
-        &services,
+        &services.flow(),
         &browser,
         &query.flow,
         query.department.as_deref(),

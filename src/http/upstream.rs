@@ -30,7 +30,7 @@ pub async fn oidc_callback(
     }
     let browser = cookies::browser_secret(&request);
     let next = flow::oidc_callback(
-        &services,
+        &services.flow(),
         browser.as_ref(),
         &upstream_id,
         CallbackParams {
@@ -66,7 +66,7 @@ pub async fn saml_acs(
     }
     let browser = cookies::browser_secret(&request);
     let (next, fresh) = flow::saml_acs(
-        &services,
+        &services.flow(),
         browser.as_ref(),
         &upstream_id,
         &form.saml_response,
@@ -121,7 +121,9 @@ pub async fn oidc_backchannel_logout(
         return logout_refused("logout_token is missing");
     };
     let services = services.into_inner();
-    match crate::logout::upstream::oidc_backchannel_logout(&services, &upstream_id, token).await {
+    match crate::logout::upstream::oidc_backchannel_logout(&services.logout(), &upstream_id, token)
+        .await
+    {
         Ok(_) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
@@ -195,7 +197,7 @@ async fn saml_slo(
     }
     let services = services.into_inner();
     let l = super::i18n::Lang::current();
-    match crate::logout::upstream::saml_logout(&services, upstream_id, binding).await {
+    match crate::logout::upstream::saml_logout(&services.logout(), upstream_id, binding).await {
         Ok(Some(idp)) => Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, idp.as_str()))
             .insert_header((header::CACHE_CONTROL, "no-store"))

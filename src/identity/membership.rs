@@ -1,15 +1,8 @@
-//! The rule that proves a user belongs to a department.
+//! Whether a user's claims satisfy a department's membership rule (parsed
+//! with the config).
 
 use super::Claims;
-
-/// Member when the claim carries one of the accepted values (exact match), or a
-/// scoped value (`affiliation@scope`) whose scope is accepted.
-#[derive(Debug, Clone)]
-pub struct MembershipRule {
-    pub claim: String,
-    pub any_of: Vec<String>,
-    pub scopes: Vec<String>,
-}
+use crate::config::MembershipRule;
 
 impl MembershipRule {
     pub fn admits(&self, claims: &Claims) -> bool {
@@ -20,23 +13,12 @@ impl MembershipRule {
                 })
         })
     }
-
-    /// Plain words for a log line or an operator: what was required.
-    pub fn describe(&self) -> String {
-        match (self.any_of.is_empty(), self.scopes.is_empty()) {
-            (false, true) => format!("claim `{}` one of {:?}", self.claim, self.any_of),
-            (true, false) => format!("claim `{}` scoped to one of {:?}", self.claim, self.scopes),
-            _ => format!(
-                "claim `{}` one of {:?} or scoped to one of {:?}",
-                self.claim, self.any_of, self.scopes
-            ),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::MembershipRule;
 
     fn rule() -> MembershipRule {
         MembershipRule {

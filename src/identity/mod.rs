@@ -9,9 +9,7 @@ mod template;
 
 pub use claims::Claims;
 pub use localpart::sanitize_localpart;
-pub use membership::MembershipRule;
-pub use resolve::{MappingError, resolve_identity};
-pub use template::{ClaimTemplate, TemplateError};
+pub use resolve::{IdentityKey, MappingError, find_or_create_identity, resolve_identity};
 
 /// A user as an upstream IdP vouched for them, keyed on (issuer, subject).
 #[derive(Debug, Clone)]

@@ -1,7 +1,8 @@
 //! Finds or creates the bridge identity for an upstream user at a department.
 
-use super::{TemplateError, UpstreamIdentity, sanitize_localpart};
+use super::{UpstreamIdentity, sanitize_localpart};
 use crate::config::Department;
+use crate::config::TemplateError;
 use crate::random::Random;
 use crate::store::{IdentityRow, NewIdentity, Store, StoreError};
 
@@ -36,23 +37,47 @@ pub async fn resolve_identity(
         .ok()
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
+    let key = IdentityKey {
+        department: &department.id,
+        issuer: &upstream.issuer,
+        subject: &upstream.subject,
+    };
+    find_or_create_identity(store, random, now, &key, display_name.as_deref(), || {
+        let raw = department
+            .localpart_template
+            .render(&upstream.claims)
+            .map_err(MappingError::Localpart)?;
+        sanitize_localpart(&raw).ok_or(MappingError::EmptyLocalpart(raw))
+    })
+    .await
+}
+
+/// Who someone is: a person as one IdP names them, at one department.
+pub struct IdentityKey<'a> {
+    pub department: &'a str,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+}
+
+/// The identity of `key` (its display name refreshed), or a new one whose
+/// localpart is `localpart()` or, when someone else has that, the first free
+/// suffixed variant. `localpart` is only asked for a new identity: a known
+/// person keeps their account even if the IdP stops sending that claim.
+pub async fn find_or_create_identity(
+    store: &Store,
+    random: &Random,
+    now: i64,
+    key: &IdentityKey<'_>,
+    display_name: Option<&str>,
+    localpart: impl FnOnce() -> Result<String, MappingError>,
+) -> Result<IdentityRow, MappingError> {
     if let Some(existing) = store
-        .touch_identity_by_subject(
-            &department.id,
-            &upstream.issuer,
-            &upstream.subject,
-            display_name.as_deref(),
-            now,
-        )
+        .touch_identity_by_subject(key.department, key.issuer, key.subject, display_name, now)
         .await?
     {
         return Ok(existing);
     }
-    let raw = department
-        .localpart_template
-        .render(&upstream.claims)
-        .map_err(MappingError::Localpart)?;
-    let base = sanitize_localpart(&raw).ok_or_else(|| MappingError::EmptyLocalpart(raw.clone()))?;
+    let base = localpart()?;
     let id = random.id();
     for attempt in 1..=MAX_SUFFIX {
         let localpart = if attempt == 1 {
@@ -63,11 +88,11 @@ pub async fn resolve_identity(
         let inserted = store
             .insert_identity(NewIdentity {
                 id: &id,
-                department: &department.id,
-                issuer: &upstream.issuer,
-                subject: &upstream.subject,
+                department: key.department,
+                issuer: key.issuer,
+                subject: key.subject,
                 localpart: &localpart,
-                display_name: display_name.as_deref(),
+                display_name,
                 now,
             })
             .await;
@@ -75,7 +100,7 @@ pub async fn resolve_identity(
             Ok(()) => {
                 if attempt > 1 {
                     tracing::warn!(
-                        department = %department.id,
+                        department = %key.department,
                         wanted = %base,
                         assigned = %localpart,
                         "localpart already taken by another person; assigned a suffixed one"
@@ -83,18 +108,18 @@ pub async fn resolve_identity(
                 }
                 return Ok(IdentityRow {
                     id,
-                    department: department.id.clone(),
-                    issuer: upstream.issuer.clone(),
-                    subject: upstream.subject.clone(),
+                    department: key.department.to_owned(),
+                    issuer: key.issuer.to_owned(),
+                    subject: key.subject.to_owned(),
                     localpart,
-                    display_name,
+                    display_name: display_name.map(str::to_owned),
                 });
             }
             Err(e) if e.is_unique_violation() => {
                 // Either the localpart is taken, or a concurrent login of the same
                 // person created the identity first.
                 if let Some(existing) = store
-                    .identity_by_subject(&department.id, &upstream.issuer, &upstream.subject)
+                    .identity_by_subject(key.department, key.issuer, key.subject)
                     .await?
                 {
                     return Ok(existing);
@@ -109,7 +134,8 @@ pub async fn resolve_identity(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{ClaimTemplate, Claims, MembershipRule};
+    use crate::config::{ClaimTemplate, MembershipRule};
+    use crate::identity::Claims;
 
     fn department() -> Department {
         let config = crate::config::Config::parse(crate::config::SAMPLE).unwrap();

@@ -18,11 +18,12 @@ use url::Url;
 pub use error::IntrospectionError;
 pub use whoami::Holder;
 
-use crate::config::{Config, IntrospectionClient};
+use crate::clock::Clock;
+use crate::config::{Config, Introspection, IntrospectionClient};
 use crate::crypto::constant_time_eq;
 use crate::metrics::{Metrics, ServiceTokenCounters};
 use crate::rate_limit::{Rate, RateLimiter, RetryAfter};
-use crate::services::Services;
+use crate::store::Store;
 use cache::{Cached, Entry, LocalCache};
 use shared::SharedCache;
 use target::Target;
@@ -80,7 +81,16 @@ impl ActiveToken {
     }
 }
 
+/// Token validation with everything it uses: the `[introspection]` settings
+/// and clients, the homeservers to ask (through the back-channel client), the
+/// caches, the limits, the clock, the metrics, and the store (which department
+/// created a user, when departments share a homeserver).
 pub struct Introspector {
+    settings: Introspection,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    metrics: Metrics,
+    store: Store,
     targets: Vec<Target>,
     local: LocalCache,
     shared: Option<SharedCache>,
@@ -96,7 +106,13 @@ pub struct Introspector {
 }
 
 impl Introspector {
-    pub fn new(config: &Config, metrics: &Metrics) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        metrics: &Metrics,
+        http: reqwest::Client,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> anyhow::Result<Self> {
         let shared =
             match &config.introspection.redis_url {
                 Some(url) => Some(SharedCache::new(url.expose()).map_err(|e| {
@@ -105,6 +121,11 @@ impl Introspector {
                 None => None,
             };
         Ok(Self {
+            settings: config.introspection.clone(),
+            http,
+            clock,
+            metrics: metrics.clone(),
+            store,
             targets: target::all(config),
             local: LocalCache::new(config.introspection.cache_max_entries),
             shared,
@@ -131,36 +152,27 @@ impl Introspector {
     }
 
     /// `client` is one of the config's (as `authenticate` returns them).
-    fn counters(
-        &self,
-        config: &Config,
-        client: &IntrospectionClient,
-    ) -> Option<&ServiceTokenCounters> {
-        config
-            .introspection
+    fn counters(&self, client: &IntrospectionClient) -> Option<&ServiceTokenCounters> {
+        self.settings
             .clients
             .iter()
             .position(|c| std::ptr::eq(c, client))
             .and_then(|i| self.counters.get(i))
     }
 
-    fn count_memory_hit(&self, services: &Services, client: &IntrospectionClient) {
-        match self.counters(&services.config, client) {
+    fn count_memory_hit(&self, client: &IntrospectionClient) {
+        match self.counters(client) {
             Some(counters) => counters.memory_hit.inc(),
-            None => services.metrics.token_lookup(&client.id, "memory"),
+            None => self.metrics.token_lookup(&client.id, "memory"),
         }
     }
 
     /// The client whose exact `Authorization` header value this is, compared in
     /// constant time against every client. `None` means "not this way", not
     /// "wrong": other spellings (form-encoded parts) are decoded the long way.
-    pub fn client_by_basic_header<'a>(
-        &self,
-        config: &'a Config,
-        authorization: &str,
-    ) -> Option<&'a IntrospectionClient> {
+    pub fn client_by_basic_header(&self, authorization: &str) -> Option<&IntrospectionClient> {
         let mut found = None;
-        for (client, expected) in config.introspection.clients.iter().zip(&self.basic_headers) {
+        for (client, expected) in self.settings.clients.iter().zip(&self.basic_headers) {
             // Every client is compared, so timing does not say which one matched.
             if constant_time_eq(authorization.as_bytes(), expected.as_bytes()) {
                 found = Some(client);
@@ -192,247 +204,240 @@ impl Introspector {
     }
 }
 
-/// Checks a calling service's credentials, in constant time.
-pub fn authenticate<'a>(
-    config: &'a Config,
-    client_id: &str,
-    secret: &str,
-) -> Result<&'a IntrospectionClient, IntrospectionError> {
-    let client = config
-        .introspection
-        .client(client_id)
-        .ok_or_else(|| IntrospectionError::InvalidClient("unknown client".into()))?;
-    if !constant_time_eq(secret.as_bytes(), client.secret.expose().as_bytes()) {
-        return Err(IntrospectionError::InvalidClient(
-            "wrong client secret".into(),
-        ));
-    }
-    Ok(client)
-}
-
-/// Who holds `token`? `hint` names the homeserver (URL, server name or user ID).
-pub async fn introspect(
-    services: &Services,
-    client: &IntrospectionClient,
-    token: &str,
-    hint: Option<&str>,
-) -> Result<Verdict, IntrospectionError> {
-    let result = verdict(services, client, token, hint).await;
-    let label = match &result {
-        Ok(Verdict::Active(_)) => "active",
-        Ok(Verdict::Inactive) => "inactive",
-        Err(e) => e.reason(),
-    };
-    match (
-        &result,
-        services.introspector.counters(&services.config, client),
-    ) {
-        (Ok(Verdict::Active(_)), Some(counters)) => counters.active.inc(),
-        (Ok(Verdict::Inactive), Some(counters)) => counters.inactive.inc(),
-        _ => services.metrics.token_validated(&client.id, label),
-    }
-    result
-}
-
-async fn verdict(
-    services: &Services,
-    client: &IntrospectionClient,
-    token: &str,
-    hint: Option<&str>,
-) -> Result<Verdict, IntrospectionError> {
-    if token.is_empty() {
-        return Err(IntrospectionError::InvalidRequest(
-            "token is missing".into(),
-        ));
-    }
-    let introspector = &services.introspector;
-    let targets = target::select(&introspector.targets, hint)?;
-    // Matrix tokens are printable ASCII; anything else cannot be live, and would
-    // not fit in an Authorization header anyway.
-    if token.len() > MAX_TOKEN_LENGTH || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Ok(Verdict::Inactive);
-    }
-    // One homeserver (a hint, or a single department) needs no fan-out.
-    let answers = match targets.as_slice() {
-        [target] => vec![lookup(services, client, target, token).await],
-        _ => {
-            futures_util::future::join_all(
-                targets
-                    .iter()
-                    .map(|target| lookup(services, client, target, token)),
-            )
-            .await
+impl Introspector {
+    /// Checks a calling service's credentials, in constant time.
+    pub fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<&IntrospectionClient, IntrospectionError> {
+        let client = self
+            .settings
+            .client(client_id)
+            .ok_or_else(|| IntrospectionError::InvalidClient("unknown client".into()))?;
+        if !constant_time_eq(secret.as_bytes(), client.secret.expose().as_bytes()) {
+            return Err(IntrospectionError::InvalidClient(
+                "wrong client secret".into(),
+            ));
         }
-    };
-    let mut failure = None;
-    for (target, answer) in targets.iter().zip(answers) {
-        match answer {
-            Ok(cached) => {
-                if let Some(active) = cached.active(target) {
-                    return Ok(Verdict::Active(active));
+        Ok(client)
+    }
+
+    /// Who holds `token`? `hint` names the homeserver (URL, server name or user ID).
+    pub async fn introspect(
+        &self,
+        client: &IntrospectionClient,
+        token: &str,
+        hint: Option<&str>,
+    ) -> Result<Verdict, IntrospectionError> {
+        let result = self.verdict(client, token, hint).await;
+        let label = match &result {
+            Ok(Verdict::Active(_)) => "active",
+            Ok(Verdict::Inactive) => "inactive",
+            Err(e) => e.reason(),
+        };
+        match (&result, self.counters(client)) {
+            (Ok(Verdict::Active(_)), Some(counters)) => counters.active.inc(),
+            (Ok(Verdict::Inactive), Some(counters)) => counters.inactive.inc(),
+            _ => self.metrics.token_validated(&client.id, label),
+        }
+        result
+    }
+
+    async fn verdict(
+        &self,
+        client: &IntrospectionClient,
+        token: &str,
+        hint: Option<&str>,
+    ) -> Result<Verdict, IntrospectionError> {
+        if token.is_empty() {
+            return Err(IntrospectionError::InvalidRequest(
+                "token is missing".into(),
+            ));
+        }
+        let introspector = self;
+        let targets = target::select(&introspector.targets, hint)?;
+        // Matrix tokens are printable ASCII; anything else cannot be live, and would
+        // not fit in an Authorization header anyway.
+        if token.len() > MAX_TOKEN_LENGTH || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Ok(Verdict::Inactive);
+        }
+        // One homeserver (a hint, or a single department) needs no fan-out.
+        let answers = match targets.as_slice() {
+            [target] => vec![self.lookup(client, target, token).await],
+            _ => {
+                futures_util::future::join_all(
+                    targets
+                        .iter()
+                        .map(|target| self.lookup(client, target, token)),
+                )
+                .await
+            }
+        };
+        let mut failure = None;
+        for (target, answer) in targets.iter().zip(answers) {
+            match answer {
+                Ok(cached) => {
+                    if let Some(active) = cached.active(target) {
+                        return Ok(Verdict::Active(active));
+                    }
+                }
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        // A homeserver that could not answer might hold the token: say so, never "inactive".
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(Verdict::Inactive),
+        }
+    }
+
+    /// One homeserver's verdict: memory, then Redis, then `whoami`.
+    async fn lookup(
+        &self,
+        client: &IntrospectionClient,
+        target: &Target,
+        token: &str,
+    ) -> Result<Arc<Cached>, IntrospectionError> {
+        let introspector = self;
+        let key = cache::key(&target.base_url, token);
+        let now_ms = self.clock.now().timestamp_millis();
+        if let Some(entry) = introspector.local.get(&key, now_ms).await {
+            self.count_memory_hit(client);
+            return Ok(entry);
+        }
+        // Boxed: a miss's state (single-flight, Redis, the homeserver call) is
+        // large, and a cache hit should not carry (and copy) it.
+        Box::pin(self.miss(client, target, token, key, now_ms)).await
+    }
+
+    /// Not in memory: one request fills the entry, concurrent ones wait for it.
+    async fn miss(
+        &self,
+        client: &IntrospectionClient,
+        target: &Target,
+        token: &str,
+        key: cache::Key,
+        now_ms: i64,
+    ) -> Result<Arc<Cached>, IntrospectionError> {
+        let (entry, filled) = self
+            .local
+            .get_or_fill(key, now_ms, self.fill(client, target, token, key, now_ms))
+            .await
+            .map_err(|e| (*e).clone())?;
+        if !filled {
+            // Another request for the same token did the work.
+            self.count_memory_hit(client);
+        }
+        Ok(entry)
+    }
+
+    async fn fill(
+        &self,
+        client: &IntrospectionClient,
+        target: &Target,
+        token: &str,
+        key: cache::Key,
+        now_ms: i64,
+    ) -> Result<Entry, IntrospectionError> {
+        let introspector = self;
+        if let Some(shared) = &introspector.shared {
+            match shared.get(&key, now_ms).await {
+                Ok(Some(entry)) => {
+                    self.metrics.token_lookup(&client.id, "redis");
+                    return Ok(entry);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the shared token cache (Redis) is unavailable; asking the homeserver")
                 }
             }
-            Err(e) => failure = failure.or(Some(e)),
         }
-    }
-    // A homeserver that could not answer might hold the token: say so, never "inactive".
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(Verdict::Inactive),
-    }
-}
-
-/// One homeserver's verdict: memory, then Redis, then `whoami`.
-async fn lookup(
-    services: &Services,
-    client: &IntrospectionClient,
-    target: &Target,
-    token: &str,
-) -> Result<Arc<Cached>, IntrospectionError> {
-    let introspector = &services.introspector;
-    let key = cache::key(&target.base_url, token);
-    let now_ms = services.clock.now().timestamp_millis();
-    if let Some(entry) = introspector.local.get(&key, now_ms).await {
-        services.introspector.count_memory_hit(services, client);
-        return Ok(entry);
-    }
-    // Boxed: a miss's state (single-flight, Redis, the homeserver call) is
-    // large, and a cache hit should not carry (and copy) it.
-    Box::pin(miss(services, client, target, token, key, now_ms)).await
-}
-
-/// Not in memory: one request fills the entry, concurrent ones wait for it.
-async fn miss(
-    services: &Services,
-    client: &IntrospectionClient,
-    target: &Target,
-    token: &str,
-    key: cache::Key,
-    now_ms: i64,
-) -> Result<Arc<Cached>, IntrospectionError> {
-    let (entry, filled) = services
-        .introspector
-        .local
-        .get_or_fill(
-            key,
-            now_ms,
-            fill(services, client, target, token, key, now_ms),
-        )
-        .await
-        .map_err(|e| (*e).clone())?;
-    if !filled {
-        // Another request for the same token did the work.
-        services.introspector.count_memory_hit(services, client);
-    }
-    Ok(entry)
-}
-
-async fn fill(
-    services: &Services,
-    client: &IntrospectionClient,
-    target: &Target,
-    token: &str,
-    key: cache::Key,
-    now_ms: i64,
-) -> Result<Entry, IntrospectionError> {
-    let introspector = &services.introspector;
-    if let Some(shared) = &introspector.shared {
-        match shared.get(&key, now_ms).await {
-            Ok(Some(entry)) => {
-                services.metrics.token_lookup(&client.id, "redis");
-                return Ok(entry);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "the shared token cache (Redis) is unavailable; asking the homeserver")
-            }
-        }
-    }
-    let rate = Rate {
-        per_second: client.lookups_per_second,
-        burst: client.lookup_burst,
-    };
-    introspector
+        let rate = Rate {
+            per_second: client.lookups_per_second,
+            burst: client.lookup_burst,
+        };
+        introspector
         .limiter
-        .check(services.clock.as_ref(), &client.id, rate)
+        .check(self.clock.as_ref(), &client.id, rate)
         .map_err(|RetryAfter(seconds)| {
             if introspector
                 .log_limiter
-                .check(services.clock.as_ref(), &client.id, crate::rate_limit::LOG_ONCE_A_MINUTE)
+                .check(self.clock.as_ref(), &client.id, crate::rate_limit::LOG_ONCE_A_MINUTE)
                 .is_ok()
             {
                 tracing::warn!(client = %client.id, "token look-ups rate-limited (logged once a minute; see token_validations_total)");
             }
             IntrospectionError::RateLimited(seconds)
         })?;
-    services.metrics.token_lookup(&client.id, "homeserver");
-    let settings = &services.config.introspection;
-    let answer = whoami::whoami(
-        &services.http,
-        &target.base_url,
-        &target.server_name,
-        token,
-        settings.homeserver_timeout,
-    )
-    .await;
-    let outcome = match &answer {
-        Ok(a) if matches!(a.whoami, Whoami::Active(_)) => "active",
-        Ok(_) => "inactive",
-        Err(_) => "error",
-    };
-    let elapsed = answer
-        .as_ref()
-        .map_or(settings.homeserver_timeout, |a| a.elapsed);
-    services
-        .metrics
-        .whoami(&target.server_name, outcome, elapsed.as_secs_f64());
-    let answer = answer.inspect_err(|e| tracing::warn!(error = %e, "token look-up failed"))?;
-    let ttl = match answer.whoami {
-        Whoami::Active(_) => settings.cache_ttl,
-        Whoami::Inactive => settings.inactive_ttl,
-    };
-    // Never keep an answer longer than the homeserver allows.
-    let ttl = answer.max_age.map_or(ttl, |max_age| ttl.min(max_age));
-    let department = match &answer.whoami {
-        Whoami::Active(holder) => department_of(services, target, holder).await?,
-        Whoami::Inactive => None,
-    };
-    let entry = Entry {
-        whoami: answer.whoami,
-        department,
-        expires_at_ms: now_ms + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2),
-    };
-    if let Some(shared) = &introspector.shared
-        && let Err(e) = shared.put(&key, &entry, now_ms).await
-    {
-        tracing::warn!(error = %e, "could not share a token verdict through Redis");
-    }
-    Ok(entry)
-}
-
-/// The department of a token's user: the homeserver's only department, or,
-/// when departments share a homeserver, the one the bridge created the user in.
-async fn department_of(
-    services: &Services,
-    target: &Target,
-    holder: &Holder,
-) -> Result<Option<String>, IntrospectionError> {
-    if let [only] = target.departments.as_slice() {
-        return Ok(Some(only.clone()));
-    }
-    let localpart = localpart_of(&holder.user_id);
-    for department in &target.departments {
-        if services
-            .store
-            .identity_by_localpart(department, localpart)
-            .await
-            .map_err(|e| IntrospectionError::Store(e.to_string()))?
-            .is_some()
+        self.metrics.token_lookup(&client.id, "homeserver");
+        let settings = &self.settings;
+        let answer = whoami::whoami(
+            &self.http,
+            &target.base_url,
+            &target.server_name,
+            token,
+            settings.homeserver_timeout,
+        )
+        .await;
+        let outcome = match &answer {
+            Ok(a) if matches!(a.whoami, Whoami::Active(_)) => "active",
+            Ok(_) => "inactive",
+            Err(_) => "error",
+        };
+        let elapsed = answer
+            .as_ref()
+            .map_or(settings.homeserver_timeout, |a| a.elapsed);
+        self.metrics
+            .whoami(&target.server_name, outcome, elapsed.as_secs_f64());
+        let answer = answer.inspect_err(|e| tracing::warn!(error = %e, "token look-up failed"))?;
+        let ttl = match answer.whoami {
+            Whoami::Active(_) => settings.cache_ttl,
+            Whoami::Inactive => settings.inactive_ttl,
+        };
+        // Never keep an answer longer than the homeserver allows.
+        let ttl = answer.max_age.map_or(ttl, |max_age| ttl.min(max_age));
+        let department = match &answer.whoami {
+            Whoami::Active(holder) => self.department_of(target, holder).await?,
+            Whoami::Inactive => None,
+        };
+        let entry = Entry {
+            whoami: answer.whoami,
+            department,
+            expires_at_ms: now_ms + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2),
+        };
+        if let Some(shared) = &introspector.shared
+            && let Err(e) = shared.put(&key, &entry, now_ms).await
         {
-            return Ok(Some(department.clone()));
+            tracing::warn!(error = %e, "could not share a token verdict through Redis");
         }
+        Ok(entry)
     }
-    Ok(None)
+
+    /// The department of a token's user: the homeserver's only department, or,
+    /// when departments share a homeserver, the one the bridge created the user in.
+    async fn department_of(
+        &self,
+        target: &Target,
+        holder: &Holder,
+    ) -> Result<Option<String>, IntrospectionError> {
+        if let [only] = target.departments.as_slice() {
+            return Ok(Some(only.clone()));
+        }
+        let localpart = localpart_of(&holder.user_id);
+        for department in &target.departments {
+            if self
+                .store
+                .identity_by_localpart(department, localpart)
+                .await
+                .map_err(|e| IntrospectionError::Store(e.to_string()))?
+                .is_some()
+            {
+                return Ok(Some(department.clone()));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// `alice` of `@alice:eng.ac.cdl`.

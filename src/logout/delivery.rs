@@ -3,11 +3,10 @@
 //! back-channel logout endpoint, and kept until it answers 2xx, retried with
 //! backoff across restarts, given up after `[logout] give_up_after_seconds`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use super::LogoutContext;
 use crate::outbound::error_chain;
-use crate::services::Services;
 use crate::store::{DeliveryRow, SessionRow};
 
 /// How long one attempt may take: a homeserver answers a logout in milliseconds.
@@ -21,15 +20,15 @@ const BATCH: i64 = 32;
 
 /// Works the queue: at once when a session ends here, otherwise every second
 /// (deliveries queued by another instance, retries that fall due).
-pub async fn run(services: Arc<Services>) {
-    let mut last_seen = services.now();
+pub async fn run(ctx: &LogoutContext<'_>) {
+    let mut last_seen = ctx.now();
     loop {
-        if let Err(e) = deliver_due(&services).await {
+        if let Err(e) = deliver_due(ctx).await {
             tracing::warn!(error = %e, "logout deliveries: the database did not answer");
         }
-        last_seen = forget_delivered_elsewhere(&services, last_seen).await;
+        last_seen = forget_delivered_elsewhere(ctx, last_seen).await;
         tokio::select! {
-            () = services.logout_wakeup.notified() => {}
+            () = ctx.wakeup.notified() => {}
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
@@ -40,12 +39,12 @@ pub async fn run(services: Arc<Services>) {
 /// homeservers have (usually) taken theirs, so whatever asks next finds the
 /// sessions gone. This instance's worker may send some of them meanwhile; what
 /// does not land in time stays queued for it.
-pub async fn deliver_promptly(services: &Arc<Services>, ended: &[SessionRow]) {
+pub async fn deliver_promptly(ctx: &LogoutContext<'_>, ended: &[SessionRow]) {
     let sids: Vec<String> = ended.iter().map(|s| s.sid.clone()).collect();
     let work = async {
         loop {
-            deliver_due(services).await?;
-            if services.store.pending_deliveries(&sids).await?.is_empty() {
+            deliver_due(ctx).await?;
+            if ctx.store.pending_deliveries(&sids).await?.is_empty() {
                 return Ok::<(), crate::store::StoreError>(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -60,52 +59,45 @@ pub async fn deliver_promptly(services: &Arc<Services>, ended: &[SessionRow]) {
 
 /// One round: every due delivery this instance could claim, sent in parallel.
 /// Returns how many were attempted.
-pub async fn deliver_due(services: &Arc<Services>) -> Result<usize, crate::store::StoreError> {
-    let now = services.now();
-    let claimed = services
+pub async fn deliver_due(ctx: &LogoutContext<'_>) -> Result<usize, crate::store::StoreError> {
+    let now = ctx.now();
+    let claimed = ctx
         .store
-        .claim_due_deliveries(services.config.issuer(), now, LEASE_SECONDS, BATCH)
+        .claim_due_deliveries(ctx.config.issuer(), now, LEASE_SECONDS, BATCH)
         .await?;
     let count = claimed.len();
-    let mut attempts = tokio::task::JoinSet::new();
-    for delivery in claimed {
-        let services = services.clone();
-        attempts.spawn(async move { attempt(&services, delivery).await });
-    }
-    while attempts.join_next().await.is_some() {}
+    // Concurrently: one slow homeserver does not hold up the others.
+    futures_util::future::join_all(claimed.into_iter().map(|delivery| attempt(ctx, delivery)))
+        .await;
     Ok(count)
 }
 
 /// Sends one logout token and records the outcome.
-async fn attempt(services: &Services, delivery: DeliveryRow) {
-    let outcome = send(services, &delivery).await;
-    let now = services.now();
+async fn attempt(ctx: &LogoutContext<'_>, delivery: DeliveryRow) {
+    let outcome = send(ctx, &delivery).await;
+    let now = ctx.now();
     let recorded = match outcome {
         Ok(()) => {
-            services
-                .metrics
+            ctx.metrics
                 .logout_delivery(&delivery.department, "delivered");
             tracing::info!(department = %delivery.department, attempts = delivery.attempts, "logout delivered to the homeserver");
             // A look-up between the session's end and now may have cached the
             // homeserver's last "active": drop it again.
-            forget_session_user(services, &delivery.sid).await;
-            services.store.delivery_done(&delivery.id, now).await
+            forget_session_user(ctx, &delivery.sid).await;
+            ctx.store.delivery_done(&delivery.id, now).await
         }
         Err(error) => {
             let give_up = now >= delivery.give_up_at;
             let wait = backoff(delivery.attempts);
             let outcome = if give_up { "given_up" } else { "retry" };
-            services
-                .metrics
-                .logout_delivery(&delivery.department, outcome);
+            ctx.metrics.logout_delivery(&delivery.department, outcome);
             let (department, attempts) = (&delivery.department, delivery.attempts);
             if give_up {
                 tracing::error!(%department, attempts, %error, "logout never reached the homeserver; given up: the session may live on there");
             } else {
                 tracing::warn!(%department, attempts, retry_in_seconds = wait, %error, "logout not delivered to the homeserver yet; kept for a retry");
             }
-            services
-                .store
+            ctx.store
                 .delivery_failed(&delivery.id, &error, now + wait, give_up, now)
                 .await
         }
@@ -122,8 +114,8 @@ fn backoff(attempts: i64) -> i64 {
     (1i64 << doublings).min(300)
 }
 
-async fn send(services: &Services, delivery: &DeliveryRow) -> Result<(), String> {
-    let department = services
+async fn send(ctx: &LogoutContext<'_>, delivery: &DeliveryRow) -> Result<(), String> {
+    let department = ctx
         .config
         .department(&delivery.department)
         .ok_or("the department is no longer configured")?;
@@ -132,10 +124,10 @@ async fn send(services: &Services, delivery: &DeliveryRow) -> Result<(), String>
         .base_url
         .join(crate::routes::SYNAPSE_BACKCHANNEL_LOGOUT)
         .map_err(|e| e.to_string())?;
-    let token = super::token::logout_token(services, delivery)
+    let token = super::token::logout_token(&ctx.provider, delivery)
         .await
         .map_err(|e| e.to_string())?;
-    let response = services
+    let response = ctx
         .http
         .post(url)
         .timeout(ATTEMPT_TIMEOUT)
@@ -152,15 +144,15 @@ async fn send(services: &Services, delivery: &DeliveryRow) -> Result<(), String>
     Err(format!("HTTP {status}: {body}"))
 }
 
-async fn forget_session_user(services: &Services, sid: &str) {
-    if let Ok(sessions) = services
+async fn forget_session_user(ctx: &LogoutContext<'_>, sid: &str) {
+    if let Ok(sessions) = ctx
         .store
         .sessions(&crate::store::SessionFilter::Sid(sid), true)
         .await
     {
         for session in &sessions {
-            if let Some(user_id) = super::user_id(services, session) {
-                services.introspector.forget_user(&user_id).await;
+            if let Some(user_id) = super::user_id(ctx.config, session) {
+                ctx.introspector.forget_user(&user_id).await;
             }
         }
     }
@@ -168,13 +160,13 @@ async fn forget_session_user(services: &Services, sid: &str) {
 
 /// Drops, in this instance's memory, the cached verdicts of users whose logout
 /// another instance delivered since `since`; returns the new mark.
-async fn forget_delivered_elsewhere(services: &Services, since: i64) -> i64 {
-    let now = services.now();
-    match services.store.sessions_delivered_since(since).await {
+async fn forget_delivered_elsewhere(ctx: &LogoutContext<'_>, since: i64) -> i64 {
+    let now = ctx.now();
+    match ctx.store.sessions_delivered_since(since).await {
         Ok(sessions) => {
             for session in &sessions {
-                if let Some(user_id) = super::user_id(services, session) {
-                    services.introspector.forget_user_here(&user_id);
+                if let Some(user_id) = super::user_id(ctx.config, session) {
+                    ctx.introspector.forget_user_here(&user_id);
                 }
             }
             // Overlap one second: a delivery recorded in the same second is seen again, harmlessly.

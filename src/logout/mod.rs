@@ -9,8 +9,41 @@ pub mod delivery;
 mod token;
 pub mod upstream;
 
-use crate::services::Services;
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::introspection::Introspector;
+use crate::metrics::Metrics;
+use crate::provider::Provider;
+use crate::random::Random;
+use crate::store::Store;
 use crate::store::{SessionFilter, SessionRow, StoreResult};
+use crate::upstream::Upstreams;
+
+/// What ending sessions works with, lent by the application state: the IdPs
+/// (to verify their logouts), the store (sessions, the delivery queue), the
+/// OpenID Provider (it signs logout tokens), the introspection cache (it forgets
+/// the person's tokens), and the worker's wake-up call.
+pub struct LogoutContext<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub clock: &'a dyn Clock,
+    pub random: &'a Random,
+    pub metrics: &'a Metrics,
+    pub http: &'a reqwest::Client,
+    pub upstreams: &'a Upstreams,
+    pub introspector: &'a Introspector,
+    pub provider: Provider<'a>,
+    /// Wakes the delivery worker when a session ends here.
+    pub wakeup: &'a Notify,
+}
+
+impl LogoutContext<'_> {
+    pub fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+}
 
 /// What ended a session (the metric's `cause` label).
 #[derive(Debug, Clone, Copy)]
@@ -33,29 +66,28 @@ impl Cause {
 /// Ends every live session `filter` names; returns those this call ended (a
 /// session ends once, whoever asks again).
 pub async fn end_sessions(
-    services: &Services,
+    ctx: &LogoutContext<'_>,
     filter: &SessionFilter<'_>,
     cause: Cause,
 ) -> StoreResult<Vec<SessionRow>> {
-    let now = services.now();
-    let give_up_at = now + services.config.logout.give_up_after_seconds;
+    let now = ctx.now();
+    let give_up_at = now + ctx.config.logout.give_up_after_seconds;
     let mut ended = Vec::new();
-    for session in services.store.sessions(filter, false).await? {
-        let delivery_id = services.random.id();
-        if services
+    for session in ctx.store.sessions(filter, false).await? {
+        let delivery_id = ctx.random.id();
+        if ctx
             .store
             .end_session(&session, &delivery_id, now, give_up_at)
             .await?
         {
-            services
-                .metrics
+            ctx.metrics
                 .session_ended(&session.department, cause.label());
             ended.push(session);
         }
     }
     for session in &ended {
-        if let Some(user_id) = user_id(services, session) {
-            services.introspector.forget_user(&user_id).await;
+        if let Some(user_id) = user_id(ctx.config, session) {
+            ctx.introspector.forget_user(&user_id).await;
         }
         tracing::info!(
             department = %session.department,
@@ -65,14 +97,14 @@ pub async fn end_sessions(
         );
     }
     if !ended.is_empty() {
-        services.logout_wakeup.notify_one();
+        ctx.wakeup.notify_one();
     }
     Ok(ended)
 }
 
 /// The Matrix user ID of a session's person at its department.
-pub fn user_id(services: &Services, session: &SessionRow) -> Option<String> {
-    let department = services.config.department(&session.department)?;
+pub fn user_id(config: &Config, session: &SessionRow) -> Option<String> {
+    let department = config.department(&session.department)?;
     Some(format!(
         "@{}:{}",
         session.localpart, department.homeserver.server_name

@@ -2,33 +2,30 @@
 //! (back-channel), a SAML IdP's LogoutRequest. Verified fail-closed; then the
 //! sessions it names end in every department.
 
-use std::sync::Arc;
-
 use crate::crypto::hash_secret;
-use crate::services::Services;
 use crate::store::{SessionFilter, SessionRow};
 use crate::upstream::oidc::LogoutTokenError;
 use crate::upstream::saml::{LogoutBinding, SamlError};
 
-use super::{Cause, end_sessions};
+use super::{Cause, LogoutContext, end_sessions};
 
 /// `POST …/upstream/oidc/{id}/backchannel-logout`: verifies the logout token
 /// (signature by the IdP's keys, claims, `jti` never seen before) and ends the
 /// sessions of its `sid`, or of its `sub` everywhere. Returns how many ended.
 pub async fn oidc_backchannel_logout(
-    services: &Arc<Services>,
+    ctx: &LogoutContext<'_>,
     upstream_id: &str,
     logout_token: &str,
 ) -> Result<usize, LogoutTokenError> {
-    let result = verify_and_end(services, upstream_id, logout_token).await;
+    let result = verify_and_end(ctx, upstream_id, logout_token).await;
     match &result {
         Ok(ended) => {
-            services.metrics.upstream_logout(upstream_id, "accepted");
+            ctx.metrics.upstream_logout(upstream_id, "accepted");
             tracing::info!(upstream = %upstream_id, sessions = ended.len(), "upstream back-channel logout");
-            super::delivery::deliver_promptly(services, ended).await;
+            super::delivery::deliver_promptly(ctx, ended).await;
         }
         Err(e) => {
-            services.metrics.upstream_logout(upstream_id, e.reason());
+            ctx.metrics.upstream_logout(upstream_id, e.reason());
             tracing::warn!(upstream = %upstream_id, reason = e.reason(), error = %e, "upstream logout token refused");
         }
     }
@@ -36,18 +33,16 @@ pub async fn oidc_backchannel_logout(
 }
 
 async fn verify_and_end(
-    services: &Services,
+    ctx: &LogoutContext<'_>,
     upstream_id: &str,
     logout_token: &str,
 ) -> Result<Vec<SessionRow>, LogoutTokenError> {
-    let client = services
+    let client = ctx
         .upstreams
         .oidc(upstream_id)
         .ok_or(LogoutTokenError::Malformed("no such upstream"))?;
-    let claims = client
-        .verify_logout_token(logout_token, services.now())
-        .await?;
-    let fresh = services
+    let claims = client.verify_logout_token(logout_token, ctx.now()).await?;
+    let fresh = ctx
         .store
         .remember_assertion(
             &format!("oidc-logout:{upstream_id}"),
@@ -63,7 +58,7 @@ async fn verify_and_end(
         (Some(sid), _) => {
             let session_hash = hash_secret(sid);
             end_sessions(
-                services,
+                ctx,
                 &SessionFilter::UpstreamSession {
                     upstream_id,
                     session_hash: &session_hash,
@@ -74,7 +69,7 @@ async fn verify_and_end(
         }
         (None, Some(sub)) => {
             end_sessions(
-                services,
+                ctx,
                 &SessionFilter::Person {
                     issuer: client.issuer(),
                     subject: sub,
@@ -95,19 +90,19 @@ async fn verify_and_end(
 /// department. Returns where the browser goes next: the IdP, with our signed
 /// LogoutResponse (`None`: the IdP's metadata gives no place for it).
 pub async fn saml_logout(
-    services: &Arc<Services>,
+    ctx: &LogoutContext<'_>,
     upstream_id: &str,
     binding: LogoutBinding,
 ) -> Result<Option<url::Url>, SamlError> {
-    let result = saml_verify_and_end(services, upstream_id, binding).await;
+    let result = saml_verify_and_end(ctx, upstream_id, binding).await;
     match &result {
         Ok((ended, _)) => {
-            services.metrics.upstream_logout(upstream_id, "accepted");
+            ctx.metrics.upstream_logout(upstream_id, "accepted");
             tracing::info!(upstream = %upstream_id, sessions = ended.len(), "upstream single logout");
-            super::delivery::deliver_promptly(services, ended).await;
+            super::delivery::deliver_promptly(ctx, ended).await;
         }
         Err(e) => {
-            services.metrics.upstream_logout(upstream_id, e.reason());
+            ctx.metrics.upstream_logout(upstream_id, e.reason());
             tracing::warn!(upstream = %upstream_id, reason = e.reason(), error = %e, "upstream LogoutRequest refused");
         }
     }
@@ -115,21 +110,21 @@ pub async fn saml_logout(
 }
 
 async fn saml_verify_and_end(
-    services: &Services,
+    ctx: &LogoutContext<'_>,
     upstream_id: &str,
     binding: LogoutBinding,
 ) -> Result<(Vec<SessionRow>, Option<url::Url>), SamlError> {
-    let idp = services
+    let idp = ctx
         .upstreams
         .saml(upstream_id)
         .ok_or(SamlError::Unsolicited)?;
-    let now = chrono::DateTime::from_timestamp(services.now(), 0).unwrap_or_default();
+    let now = chrono::DateTime::from_timestamp(ctx.now(), 0).unwrap_or_default();
     let request = idp.verify_logout_request(binding, now).await?;
     let store_error = |e: crate::store::StoreError| SamlError::Rejected {
         reason: "database",
         detail: e.to_string(),
     };
-    let fresh = services
+    let fresh = ctx
         .store
         .remember_assertion(
             &format!("saml-logout:{upstream_id}"),
@@ -147,7 +142,7 @@ async fn saml_verify_and_end(
         .iter()
         .map(|i| hash_secret(i))
         .collect();
-    let named = services
+    let named = ctx
         .store
         .sessions(
             &SessionFilter::UpstreamNameId {
@@ -166,17 +161,13 @@ async fn saml_verify_and_end(
                 .is_some_and(|h| indexes.contains(h))
     }) {
         ended.extend(
-            end_sessions(
-                services,
-                &SessionFilter::Sid(&session.sid),
-                Cause::SamlLogout,
-            )
-            .await
-            .map_err(store_error)?,
+            end_sessions(ctx, &SessionFilter::Sid(&session.sid), Cause::SamlLogout)
+                .await
+                .map_err(store_error)?,
         );
     }
     let next = idp
-        .logout_response_url(&request, &format!("_{}", services.random.id()), now)
+        .logout_response_url(&request, &format!("_{}", ctx.random.id()), now)
         .await?;
     Ok((ended, next))
 }

@@ -7,8 +7,8 @@ use url::Url;
 use super::ProviderError;
 use crate::config::{Config, Department};
 use crate::crypto::hash_secret;
-use crate::services::Services;
-use crate::store::NewAuthCode;
+use crate::random::Random;
+use crate::store::{NewAuthCode, Store};
 
 /// The query of an authorization request, as received.
 #[derive(Debug, Default, Deserialize)]
@@ -159,17 +159,19 @@ fn is_s256_challenge(challenge: &str) -> bool {
 
 impl AuthorizeRequest {
     /// Issues a single-use code bound to this client, redirect URI, PKCE challenge
-    /// and nonce, and returns the redirect that carries it.
+    /// and nonce, and returns the redirect that carries it. The same code path
+    /// serves logins and `doctor`'s test login.
     pub async fn issue_code(
         &self,
-        services: &Services,
+        config: &Config,
+        store: &Store,
+        random: &Random,
+        now: i64,
         identity_id: &str,
         flow_id: &str,
     ) -> Result<Url, ProviderError> {
-        let code = services.random.token(32);
-        let now = services.now();
-        services
-            .store
+        let code = random.token(32);
+        store
             .insert_auth_code(NewAuthCode {
                 code_hash: &hash_secret(&code),
                 client_id: &self.client_id,
@@ -180,7 +182,7 @@ impl AuthorizeRequest {
                 identity_id,
                 flow_id,
                 now,
-                expires_at: now + services.config.lifetimes.authorization_code,
+                expires_at: now + config.lifetimes.authorization_code,
             })
             .await?;
         let mut url = Url::parse(&self.redirect_uri)
@@ -189,8 +191,7 @@ impl AuthorizeRequest {
         if let Some(state) = &self.state {
             url.query_pairs_mut().append_pair("state", state);
         }
-        url.query_pairs_mut()
-            .append_pair("iss", services.config.issuer());
+        url.query_pairs_mut().append_pair("iss", config.issuer());
         Ok(url)
     }
 

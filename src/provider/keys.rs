@@ -21,6 +21,7 @@ use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 
 use super::ProviderError;
+use crate::config::Config;
 use crate::crypto::Sealer;
 use crate::random::Random;
 use crate::store::{SigningKeyRow, Store};
@@ -324,6 +325,14 @@ fn jwk(kid: &str, key: &RsaPrivateKey) -> serde_json::Value {
         "n": URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
         "e": URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
     })
+}
+
+/// Seals data at rest (the signing keys) with a key derived from `secrets.encryption_key`.
+pub fn data_at_rest_sealer(config: &Config) -> Sealer {
+    Sealer::new(crate::crypto::derive_key(
+        config.encryption_key.expose().as_bytes(),
+        "sso-bridge data at rest v1",
+    ))
 }
 
 #[cfg(test)]

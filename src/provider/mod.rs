@@ -7,9 +7,39 @@ mod keys;
 pub mod token;
 pub mod userinfo;
 
-pub use keys::{KeyRing, KeyState, SigningKeys};
+pub use keys::{KeyRing, KeyState, SigningKeys, data_at_rest_sealer};
 
-use crate::store::StoreError;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::Sealer;
+use crate::random::Random;
+use crate::store::{Store, StoreError};
+
+/// What the OpenID Provider works with, lent by the application state: its
+/// config, storage, signing keys (and the sealer that keeps them at rest), the
+/// clock and randomness. Nothing else reaches it.
+#[derive(Clone, Copy)]
+pub struct Provider<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub keys: &'a SigningKeys,
+    pub sealer: &'a Sealer,
+    pub clock: &'a dyn Clock,
+    pub random: &'a Random,
+}
+
+impl Provider<'_> {
+    pub fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+
+    /// The signing keys as the database says now (re-read every few seconds).
+    pub async fn signing_keys(&self) -> Arc<KeyRing> {
+        self.keys.ring(self.store, self.sealer, self.now()).await
+    }
+}
 
 /// OAuth 2.0 errors (RFC 6749 §5.2), rendered as JSON by the HTTP edge.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +58,16 @@ pub enum ProviderError {
     Store(#[from] StoreError),
     #[error("server_error: {0}")]
     Signing(String),
+}
+
+impl From<crate::client_auth::ClientAuthError> for ProviderError {
+    fn from(error: crate::client_auth::ClientAuthError) -> Self {
+        use crate::client_auth::ClientAuthError;
+        match error {
+            ClientAuthError::InvalidRequest(m) => Self::InvalidRequest(m),
+            ClientAuthError::InvalidClient(m) => Self::InvalidClient(m),
+        }
+    }
 }
 
 impl ProviderError {

@@ -1,13 +1,11 @@
 //! `token`: authenticates the department's homeserver, redeems a code once,
 //! verifies PKCE and returns a signed id_token.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use super::ProviderError;
+use super::{Provider, ProviderError};
+use crate::client_auth::client_credentials;
 use crate::crypto::{constant_time_eq, hash_secret, is_valid_pkce_verifier, pkce_s256};
-use crate::services::Services;
 use crate::store::NewSession;
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,55 +27,8 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1, form-encoded
-/// parts) or from the form body; using both at once is refused.
-pub fn client_credentials(
-    authorization: Option<&str>,
-    client_id: Option<&str>,
-    client_secret: Option<&str>,
-) -> Result<(String, String), ProviderError> {
-    let from_header = match authorization {
-        Some(header) => {
-            let encoded = header.strip_prefix("Basic ").ok_or_else(|| {
-                ProviderError::InvalidClient("unsupported Authorization scheme".into())
-            })?;
-            let decoded = STANDARD
-                .decode(encoded.trim())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    ProviderError::InvalidClient("malformed Basic credentials".into())
-                })?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(|| {
-                ProviderError::InvalidClient("malformed Basic credentials".into())
-            })?;
-            let unescape = |s: &str| {
-                if !s.contains(['%', '+']) {
-                    return s.to_owned();
-                }
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            Some((unescape(id), unescape(secret)))
-        }
-        None => None,
-    };
-    match (from_header, client_id, client_secret) {
-        (Some(_), _, Some(_)) => Err(ProviderError::InvalidRequest(
-            "client credentials given both in the header and the body".into(),
-        )),
-        (Some(creds), _, None) => Ok(creds),
-        (None, Some(id), Some(secret)) => Ok((id.to_owned(), secret.to_owned())),
-        _ => Err(ProviderError::InvalidClient(
-            "client authentication is required".into(),
-        )),
-    }
-}
-
 pub async fn exchange(
-    services: &Services,
+    op: &Provider<'_>,
     authorization: Option<&str>,
     form: TokenForm,
 ) -> Result<TokenResponse, ProviderError> {
@@ -86,7 +37,7 @@ pub async fn exchange(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )?;
-    let department = services
+    let department = op
         .config
         .department(&client_id)
         .ok_or_else(|| ProviderError::InvalidClient("unknown client".into()))?;
@@ -105,8 +56,8 @@ pub async fn exchange(
         .code
         .ok_or_else(|| ProviderError::InvalidRequest("code is missing".into()))?;
     let code_hash = hash_secret(&code);
-    let now = services.now();
-    let row = services
+    let now = op.now();
+    let row = op
         .store
         .auth_code(&code_hash)
         .await?
@@ -138,30 +89,25 @@ pub async fn exchange(
         ));
     }
     // Single use, atomically; a replay also revokes what the first use issued.
-    if !services.store.use_auth_code(&code_hash, now).await? {
-        services.store.revoke_tokens_of_code(&code_hash).await?;
+    if !op.store.use_auth_code(&code_hash, now).await? {
+        op.store.revoke_tokens_of_code(&code_hash).await?;
         tracing::warn!(client = %client_id, "authorization code replayed; tokens from it revoked");
         return Err(ProviderError::InvalidGrant(
             "the code has already been used".into(),
         ));
     }
-    let identity = services
-        .store
-        .identity(&row.identity_id)
-        .await?
-        .ok_or_else(|| {
-            ProviderError::InvalidGrant("the user of this code no longer exists".into())
-        })?;
+    let identity = op.store.identity(&row.identity_id).await?.ok_or_else(|| {
+        ProviderError::InvalidGrant("the user of this code no longer exists".into())
+    })?;
 
     // This login's session at the department, named by `sid` so that the bridge
     // can end it there later (back-channel logout), with where it came from.
-    let flow = services.store.flow(&row.flow_id, now).await?;
-    let sid = services.random.token(16);
-    services
-        .store
+    let flow = op.store.flow(&row.flow_id, now).await?;
+    let sid = op.random.token(16);
+    op.store
         .insert_session(NewSession {
             sid: &sid,
-            issuer: services.config.issuer(),
+            issuer: op.config.issuer(),
             identity_id: &identity.id,
             department: &client_id,
             upstream_id: flow.as_ref().and_then(|f| f.upstream_id.as_deref()),
@@ -175,14 +121,13 @@ pub async fn exchange(
         })
         .await?;
 
-    let lifetime = services.config.lifetimes.access_token;
-    let access_token = services.random.token(32);
-    services
-        .store
+    let lifetime = op.config.lifetimes.access_token;
+    let access_token = op.random.token(32);
+    op.store
         .insert_access_token(&hash_secret(&access_token), &row, now + lifetime)
         .await?;
     let mut claims = serde_json::json!({
-        "iss": services.config.issuer(),
+        "iss": op.config.issuer(),
         "sub": identity.id,
         "aud": client_id,
         "iat": now,
@@ -198,49 +143,10 @@ pub async fn exchange(
         claims["nonce"] = nonce.clone().into();
     }
     Ok(TokenResponse {
-        id_token: services.signing_keys().await.sign(&claims, now)?,
+        id_token: op.signing_keys().await.sign(&claims, now)?,
         access_token,
         token_type: "Bearer",
         expires_in: lifetime,
         scope: row.scope,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let header = format!("Basic {}", STANDARD.encode("eng:s%3Acret%2B1"));
-        assert_eq!(
-            client_credentials(Some(&header), None, None).unwrap(),
-            ("eng".into(), "s:cret+1".into())
-        );
-    }
-
-    #[test]
-    fn post_credentials_and_conflicts() {
-        assert_eq!(
-            client_credentials(None, Some("eng"), Some("x")).unwrap(),
-            ("eng".into(), "x".into())
-        );
-        let header = format!("Basic {}", STANDARD.encode("eng:x"));
-        assert!(matches!(
-            client_credentials(Some(&header), Some("eng"), Some("x")),
-            Err(ProviderError::InvalidRequest(_))
-        ));
-        assert!(matches!(
-            client_credentials(None, None, None),
-            Err(ProviderError::InvalidClient(_))
-        ));
-        assert!(matches!(
-            client_credentials(Some("Bearer x"), None, None),
-            Err(ProviderError::InvalidClient(_))
-        ));
-        assert!(matches!(
-            client_credentials(Some("Basic !!"), None, None),
-            Err(ProviderError::InvalidClient(_))
-        ));
-    }
 }

@@ -1,11 +1,10 @@
 //! `userinfo`: the same claims as the id_token, for a bearer access token.
 
-use super::ProviderError;
+use super::{Provider, ProviderError};
 use crate::crypto::hash_secret;
-use crate::services::Services;
 
 pub async fn userinfo(
-    services: &Services,
+    op: &Provider<'_>,
     authorization: Option<&str>,
 ) -> Result<serde_json::Value, ProviderError> {
     let token = authorization
@@ -13,12 +12,12 @@ pub async fn userinfo(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ProviderError::InvalidToken("a Bearer access token is required".into()))?;
-    let row = services
+    let row = op
         .store
-        .access_token(&hash_secret(token), services.now())
+        .access_token(&hash_secret(token), op.now())
         .await?
         .ok_or_else(|| ProviderError::InvalidToken("unknown or expired access token".into()))?;
-    let identity = services
+    let identity = op
         .store
         .identity(&row.identity_id)
         .await?
