@@ -19,6 +19,7 @@ pub mod homeserver_config;
 pub mod homeserver_versions;
 pub mod http;
 pub mod identity;
+pub mod ids;
 pub mod introspection;
 pub mod logging;
 pub mod logout;

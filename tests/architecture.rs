@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module may import the modules of the layers before its own.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("foundations", &["clock", "metrics", "outbound", "routes"]),
+    (
+        "foundations",
+        &["clock", "ids", "metrics", "outbound", "routes"],
+    ),
     ("randomness", &["random"]),
     ("cryptography", &["crypto"]),
     ("shared helpers", &["rate_limit", "client_auth"]),
@@ -121,6 +124,76 @@ fn the_check_finds_imports_against_the_direction() {
     assert!(check_file("http/mod.rs", "use crate::{flow, services::Services};").is_empty());
 }
 
+/// Inside the login flow (`src/flow/`), lowest first: the entry points use
+/// the steps and never each other, so its modules form no circle.
+const FLOW_LAYERS: &[(&str, &[&str])] = &[
+    (
+        "what every step shares",
+        &[
+            "mod",
+            "context",
+            "browser",
+            "client_redirect",
+            "error",
+            "pending",
+        ],
+    ),
+    ("steps", &["record", "readiness"]),
+    ("steps that use steps", &["to_upstream", "handover"]),
+    (
+        "entry points",
+        &["start", "resume", "authorize", "callback", "complete"],
+    ),
+];
+
+#[test]
+fn the_login_flows_modules_form_no_circle() {
+    let root = source_root().join("flow");
+    let mut offences = Vec::new();
+    for (file, text) in rust_files(&root) {
+        offences.extend(check_flow_file(&file, &text));
+    }
+    assert!(
+        offences.is_empty(),
+        "flow modules used against their order (see src/flow/mod.rs):\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn the_flow_check_finds_an_entry_point_using_another() {
+    let resume = "use super::start::go_upstream;\nuse super::{FlowContext, readiness::x};\n";
+    assert_eq!(check_flow_file("resume.rs", resume).len(), 1);
+    assert!(check_flow_file("to_upstream.rs", "use super::readiness::x;").is_empty());
+}
+
+fn check_flow_file(file: &str, text: &str) -> Vec<String> {
+    let layer = |module: &str| {
+        FLOW_LAYERS
+            .iter()
+            .position(|(_, modules)| modules.contains(&module))
+    };
+    let module = file.trim_end_matches(".rs");
+    let Some(own) = layer(module) else {
+        return vec![format!(
+            "  flow/{file}: a module without a place in FLOW_LAYERS"
+        )];
+    };
+    let code = without_tests(&without_comments(text));
+    names_after(&code, &["super::"])
+        .into_iter()
+        .filter_map(|used| {
+            let theirs = layer(&used)?;
+            (theirs >= own && used != module).then(|| {
+                format!(
+                    "  flow/{file} uses {used}: {} may only use what comes before ({})",
+                    FLOW_LAYERS[own].0, FLOW_LAYERS[theirs].0
+                )
+            })
+        })
+        .collect()
+}
+
 fn check_file(file: &str, text: &str) -> Vec<Offence> {
     let module = top_module(file);
     let Some(own) = layer_of(&module) else {
@@ -172,17 +245,23 @@ fn is_module_root(file: &str) -> bool {
 /// The top-level modules a piece of code names through `crate::` (or `super::`
 /// from a module root), one entry per module, in order of first use.
 fn crate_modules(code: &str, super_is_root: bool) -> Vec<String> {
+    let mut prefixes = vec!["crate::"];
+    if super_is_root {
+        prefixes.push("super::");
+    }
+    names_after(code, &prefixes)
+}
+
+/// The first name after each of `prefixes` (each item of a `{…}` group after
+/// one), once each, in order of first use.
+fn names_after(code: &str, prefixes: &[&str]) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut add = |name: String| {
         if !name.is_empty() && !found.contains(&name) {
             found.push(name);
         }
     };
-    let mut prefixes = vec!["crate::"];
-    if super_is_root {
-        prefixes.push("super::");
-    }
-    for prefix in prefixes {
+    for &prefix in prefixes {
         for (at, _) in code.match_indices(prefix) {
             if code[..at]
                 .chars()

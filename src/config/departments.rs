@@ -167,7 +167,7 @@ pub(super) fn department(
     let localpart_template = template("localpart_template", &d.localpart_template);
     let display_name_template = template("display_name_template", &d.display_name_template);
     Department {
-        id: d.id,
+        id: d.id.into(),
         name: d.name,
         names,
         logo_url,
@@ -179,7 +179,7 @@ pub(super) fn department(
             oidc_redirect_uris,
         },
         client_secret,
-        upstream: d.upstream,
+        upstream: d.upstream.into(),
         upstream_params,
         membership: MembershipRule {
             claim: d.membership.claim,

@@ -18,6 +18,8 @@ use std::path::Path;
 
 use url::Url;
 
+use crate::ids::{DepartmentId, UpstreamId};
+
 pub use file::TokenLoginMode;
 pub use introspection::{Introspection, IntrospectionClient};
 pub use logout::Logout;
@@ -146,7 +148,7 @@ pub struct OidcUpstream {
 
 #[derive(Debug, Clone)]
 pub struct Department {
-    pub id: String,
+    pub id: DepartmentId,
     /// The name users see, and what the Matrix API's `identity_providers` carry.
     pub name: String,
     /// The name in other page languages, by language code.
@@ -156,7 +158,7 @@ pub struct Department {
     pub email_domains: Vec<String>,
     pub homeserver: Homeserver,
     pub client_secret: Secret,
-    pub upstream: String,
+    pub upstream: UpstreamId,
     pub upstream_params: Vec<(String, String)>,
     pub membership: MembershipRule,
     pub localpart_template: ClaimTemplate,

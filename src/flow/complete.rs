@@ -1,10 +1,10 @@
 //! Completion: the department's homeserver comes back with its `loginToken`; the
 //! client gets `loginToken` and `homeserver` (MSC1731).
 
-use super::FlowContext;
-use super::{BrowserSecret, ClientRedirect, FlowError, FlowState, Next};
+use super::{BrowserSecret, ClientRedirect, FlowContext, FlowError, FlowState, Next, Origin};
 use crate::crypto::hash_secret;
-use crate::store::FlowRow;
+use crate::ids::FlowId;
+use crate::store::Flow;
 
 /// Synapse tokens are `syl_` plus about 40 characters; anything far longer is not a token.
 const MAX_LOGIN_TOKEN_LEN: usize = 512;
@@ -21,13 +21,18 @@ pub async fn complete(
         .filter(|t| !t.is_empty() && t.len() <= MAX_LOGIN_TOKEN_LEN)
         .ok_or(FlowError::BadLoginToken)?;
     let department = flow
-        .department
-        .as_deref()
+        .state
+        .department()
         .and_then(|d| ctx.config.department(d))
         .ok_or(FlowError::OutOfOrder)?;
     ctx.note_department(&department.id);
-    let redirect = ClientRedirect::parse(flow.redirect_url.as_deref().unwrap_or_default())?;
-    if !ctx.store.complete_flow(&flow.id, now).await? {
+    let Origin::Client { redirect_url } = &flow.origin else {
+        return Err(FlowError::OutOfOrder);
+    };
+    let redirect = ClientRedirect::parse(redirect_url)?;
+    if !matches!(flow.state, FlowState::Authorized(_))
+        || !ctx.store.complete_flow(&flow.id, now).await?
+    {
         return Err(FlowError::OutOfOrder);
     }
     let homeserver = department.homeserver.base_url.as_str();
@@ -62,7 +67,9 @@ pub async fn complete(
         .seal(ctx.random, url.as_str().as_bytes());
     ctx.store.set_pending_confirm(&flow.id, &sealed).await?;
     let mut confirm = config.url(crate::routes::CONFIRM);
-    confirm.query_pairs_mut().append_pair("flow", &flow.id);
+    confirm
+        .query_pairs_mut()
+        .append_pair("flow", flow.id.as_str());
     Ok(Next::Redirect(confirm))
 }
 
@@ -76,7 +83,7 @@ pub async fn confirm(
 ) -> Result<Next, FlowError> {
     let now = ctx.now();
     let (flow, browser) = own_flow(ctx, browser, flow_id, now).await?;
-    if flow.state != FlowState::Completed {
+    if !matches!(flow.state, FlowState::Completed(_)) {
         return Err(FlowError::OutOfOrder);
     }
     let sealed = ctx
@@ -101,10 +108,10 @@ async fn own_flow<'b>(
     browser: Option<&'b BrowserSecret>,
     flow_id: &str,
     now: i64,
-) -> Result<(FlowRow, &'b BrowserSecret), FlowError> {
+) -> Result<(Flow, &'b BrowserSecret), FlowError> {
     let flow = ctx
         .store
-        .flow(flow_id, now)
+        .flow(&FlowId::from(flow_id), now)
         .await?
         .ok_or(FlowError::Expired)?;
     let browser = browser.ok_or(FlowError::NoBrowserSession)?;

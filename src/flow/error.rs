@@ -2,6 +2,7 @@
 
 use super::RedirectUrlError;
 use crate::identity::MappingError;
+use crate::ids::DepartmentId;
 use crate::provider::ProviderError;
 use crate::provider::authorize::AuthorizeError;
 use crate::store::StoreError;
@@ -26,7 +27,7 @@ pub enum FlowError {
     /// department behind the IdP admits the user (an IdP-initiated login).
     #[error("the user is not a member of department {} ({rule})", department.as_deref().unwrap_or("any"))]
     NotAMember {
-        department: Option<String>,
+        department: Option<DepartmentId>,
         rule: String,
     },
     #[error("the identity provider refused the login: {0}")]
@@ -44,7 +45,7 @@ pub enum FlowError {
     #[error("the homeserver of {department} is unavailable: {detail}")]
     HomeserverUnavailable {
         /// The department's id.
-        department: String,
+        department: DepartmentId,
         detail: String,
         /// Where "Try again" goes: this flow, resumed.
         resume: String,
@@ -54,7 +55,7 @@ pub enum FlowError {
     #[error("the identity provider of {department} is unavailable")]
     IdpUnavailable {
         /// The department's id.
-        department: String,
+        department: DepartmentId,
         /// Where "Try again" goes: this flow, resumed.
         resume: String,
     },

@@ -8,7 +8,8 @@
 
 use super::FlowContext;
 use super::{BrowserSecret, FlowError};
-use crate::store::FlowRow;
+use crate::ids::FlowId;
+use crate::store::{Flow, Origin};
 
 /// The sealed form's version (the first byte), so a later layout can be told apart.
 const VERSION: u8 = 1;
@@ -19,7 +20,7 @@ const BROWSER_BYTES: usize = 16;
 #[derive(Debug, PartialEq)]
 pub struct PendingFlow {
     /// The id the flow's row will have.
-    pub id: String,
+    pub id: FlowId,
     /// The hex SHA-256 of the browser's secret, as the row keeps it.
     pub browser_hash: String,
     pub redirect_url: String,
@@ -32,7 +33,7 @@ impl PendingFlow {
     pub fn start(ctx: &FlowContext<'_>, browser: &BrowserSecret, redirect_url: &str) -> Self {
         let now = ctx.now();
         Self {
-            id: ctx.random.id(),
+            id: FlowId::new(ctx.random.id()),
             browser_hash: browser.hash(),
             redirect_url: redirect_url.to_owned(),
             started_at: now,
@@ -40,15 +41,19 @@ impl PendingFlow {
         }
     }
 
-    /// A stored flow that is back at the picker ("Try again" without a department).
-    pub fn from_row(flow: &FlowRow) -> Self {
-        Self {
+    /// A stored client's flow that is back at the picker ("Try again" without
+    /// a department); `None` for a homeserver's own login, which has no picker.
+    pub fn from_flow(flow: &Flow) -> Option<Self> {
+        let Origin::Client { redirect_url } = &flow.origin else {
+            return None;
+        };
+        Some(Self {
             id: flow.id.clone(),
             browser_hash: flow.browser_hash.clone(),
-            redirect_url: flow.redirect_url.clone().unwrap_or_default(),
+            redirect_url: redirect_url.clone(),
             started_at: flow.created_at,
             expires_at: flow.expires_at,
-        }
+        })
     }
 
     /// Sealed for the picker's URL: a compact binary layout, as the value is
@@ -109,7 +114,7 @@ impl PendingFlow {
         let (expires_at, redirect_url) = rest.split_first_chunk::<8>()?;
         Some((
             Self {
-                id: String::from_utf8(id.to_vec()).ok()?,
+                id: FlowId::new(String::from_utf8(id.to_vec()).ok()?),
                 browser_hash: String::new(),
                 redirect_url: String::from_utf8(redirect_url.to_vec()).ok()?,
                 started_at: i64::from_be_bytes(*started_at),

@@ -1,11 +1,9 @@
 //! Starting a login from a Matrix client, and choosing the department.
 
-use super::FlowContext;
 use super::pending::PendingFlow;
-use super::resume::{ensure_homeserver_up, ensure_idp_up};
-use super::{BrowserSecret, ClientRedirect, FlowError, FlowState, Next, Origin, upstream};
-use crate::config::Department;
-use crate::store::NewFlow;
+use super::record::store_flow;
+use super::to_upstream::go_upstream;
+use super::{BrowserSecret, ClientRedirect, FlowContext, FlowError, Next};
 
 pub struct StartRequest<'a> {
     pub redirect_url: Option<&'a str>,
@@ -93,67 +91,10 @@ pub async fn choose_department(
     go_upstream(ctx, browser, &pending.id, department, hint).await
 }
 
-/// Sends a stored flow to its department's IdP, once its homeserver answers.
-pub(super) async fn go_upstream(
-    ctx: &FlowContext<'_>,
-    browser: &BrowserSecret,
-    flow_id: &str,
-    department: &Department,
-    login_hint: Option<&str>,
-) -> Result<Next, FlowError> {
-    ensure_homeserver_up(ctx, department, flow_id).await?;
-    ensure_idp_up(ctx, department, flow_id).await?;
-    Ok(Next::Redirect(
-        upstream::begin(ctx, browser, flow_id, department, login_hint).await?,
-    ))
-}
-
 fn email_domain(email: &str) -> String {
     email
         .rsplit_once('@')
         .map_or(email, |(_, d)| d)
         .trim()
         .to_owned()
-}
-
-/// The row of a client's login, written when it leaves the picker. Choosing
-/// twice (the back button) finds the row already there, which must then be
-/// this browser's.
-async fn store_flow(
-    ctx: &FlowContext<'_>,
-    browser: &BrowserSecret,
-    pending: &PendingFlow,
-) -> Result<(), FlowError> {
-    let inserted = ctx
-        .store
-        .insert_flow_if_absent(NewFlow {
-            id: &pending.id,
-            browser_hash: &pending.browser_hash,
-            origin: Origin::Client,
-            redirect_url: Some(&pending.redirect_url),
-            department: None,
-            state: FlowState::Started,
-            now: pending.started_at,
-            expires_at: pending.expires_at,
-        })
-        .await?;
-    if inserted {
-        tracing::info!(flow = %pending.id, "login started");
-    } else {
-        super::browser_flow(ctx, browser, &pending.id).await?;
-    }
-    Ok(())
-}
-
-/// A new flow that will end at a Matrix client's `redirect_url`, stored now
-/// (an IdP-initiated login, which has no picker).
-pub(super) async fn new_client_flow(
-    ctx: &FlowContext<'_>,
-    browser: &BrowserSecret,
-    redirect_url: &str,
-) -> Result<String, FlowError> {
-    ctx.metrics.login_started(None);
-    let pending = PendingFlow::start(ctx, browser, redirect_url);
-    store_flow(ctx, browser, &pending).await?;
-    Ok(pending.id)
 }

@@ -422,7 +422,7 @@ impl Introspector {
         holder: &Holder,
     ) -> Result<Option<String>, IntrospectionError> {
         if let [only] = target.departments.as_slice() {
-            return Ok(Some(only.clone()));
+            return Ok(Some(only.to_string()));
         }
         let localpart = localpart_of(&holder.user_id);
         for department in &target.departments {
@@ -433,7 +433,7 @@ impl Introspector {
                 .map_err(|e| IntrospectionError::Store(e.to_string()))?
                 .is_some()
             {
-                return Ok(Some(department.clone()));
+                return Ok(Some(department.to_string()));
             }
         }
         Ok(None)

@@ -4,6 +4,7 @@ use url::Url;
 
 use super::IntrospectionError;
 use crate::config::Config;
+use crate::ids::DepartmentId;
 
 /// One homeserver and the departments it serves.
 #[derive(Debug, Clone)]
@@ -11,7 +12,7 @@ pub struct Target {
     pub base_url: Url,
     pub server_name: String,
     /// Department ids, in config order.
-    pub departments: Vec<String>,
+    pub departments: Vec<DepartmentId>,
 }
 
 /// Groups the departments by homeserver, once at start.
@@ -78,7 +79,7 @@ mod tests {
         let target = |url: &str, name: &str, depts: &[&str]| Target {
             base_url: Url::parse(url).unwrap_or_else(|_| unreachable!()),
             server_name: name.into(),
-            departments: depts.iter().map(|d| d.to_string()).collect(),
+            departments: depts.iter().map(|&d| d.into()).collect(),
         };
         vec![
             target("https://matrix.eng.ac.cdl/", "eng.ac.cdl", &["eng", "mech"]),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Provider, ProviderError};
 use crate::client_auth::client_credentials;
 use crate::crypto::{constant_time_eq, hash_secret, is_valid_pkce_verifier, pkce_s256};
+use crate::ids::FlowId;
 use crate::store::NewSession;
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +103,11 @@ pub async fn exchange(
 
     // This login's session at the department, named by `sid` so that the bridge
     // can end it there later (back-channel logout), with where it came from.
-    let flow = op.store.flow(&row.flow_id, now).await?;
+    let flow = op
+        .store
+        .flow(&FlowId::from(row.flow_id.as_str()), now)
+        .await?;
+    let login = flow.as_ref().and_then(|f| f.state.login());
     let sid = op.random.token(16);
     op.store
         .insert_session(NewSession {
@@ -110,13 +115,9 @@ pub async fn exchange(
             issuer: op.config.issuer(),
             identity_id: &identity.id,
             department: &client_id,
-            upstream_id: flow.as_ref().and_then(|f| f.upstream_id.as_deref()),
-            upstream_session_hash: flow
-                .as_ref()
-                .and_then(|f| f.upstream_session_hash.as_deref()),
-            upstream_name_id_hash: flow
-                .as_ref()
-                .and_then(|f| f.upstream_name_id_hash.as_deref()),
+            upstream_id: login.map(|l| l.upstream.as_str()),
+            upstream_session_hash: login.and_then(|l| l.upstream_session_hash.as_deref()),
+            upstream_name_id_hash: login.and_then(|l| l.upstream_name_id_hash.as_deref()),
             now,
         })
         .await?;

@@ -3,6 +3,7 @@
 
 mod assertion_ids;
 mod auth_codes;
+mod flow_state;
 mod flows;
 mod identities;
 mod login_token_routes;
@@ -10,7 +11,7 @@ mod sessions;
 mod signing_keys;
 
 pub use auth_codes::{AccessTokenRow, AuthCodeRow, NewAuthCode};
-pub use flows::{FlowRow, FlowState, NewFlow, Origin};
+pub use flow_state::{Flow, FlowState, Login, NewFlow, Origin};
 pub use identities::{IdentityRow, NewIdentity};
 pub use login_token_routes::LoginTokenRoute;
 pub use sessions::{DeliveryRow, NewSession, SessionFilter, SessionRow};
@@ -29,6 +30,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A row that cannot be what it says (an unknown state, a step without its data).
+    #[error("a stored row makes no sense: {0}")]
+    Corrupt(String),
 }
 
 impl StoreError {

@@ -1,73 +1,18 @@
-//! Handing the user to the department's identity provider (OIDC or SAML2), and
-//! taking them back: verify, check membership, map the identity.
+//! The department's identity provider answers (OIDC callback, SAML ACS):
+//! verify, check membership, map the identity, then hand over.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use url::Url;
 
-use super::FlowContext;
-use super::{BrowserSecret, FlowError, FlowState, Next, Origin};
-use crate::config::Department;
+use super::handover::after_authentication;
+use super::record::new_client_flow;
+use super::{BrowserSecret, FlowContext, FlowError, FlowState, Next};
 use crate::crypto::hash_secret;
 use crate::identity::{UpstreamIdentity, resolve_identity};
-use crate::provider::authorize::AuthorizeRequest;
-use crate::store::FlowRow;
-use crate::upstream::UpstreamClient;
+use crate::ids::IdentityId;
+use crate::store::{Flow, Login, Origin};
 use crate::upstream::oidc::UpstreamRequestSecrets;
 use crate::upstream::saml::{self, Prechecked, SamlError, VerifiedAssertion};
-
-/// Binds a fresh upstream request to the flow and returns the IdP's login URL.
-/// The flow is found again by the hash of the OIDC `state` or of the SAML request ID.
-pub(super) async fn begin(
-    ctx: &FlowContext<'_>,
-    browser: &BrowserSecret,
-    flow_id: &str,
-    department: &Department,
-    login_hint: Option<&str>,
-) -> Result<Url, FlowError> {
-    ctx.note_department(&department.id);
-    let upstream = ctx
-        .upstreams
-        .get(&department.upstream)
-        .ok_or_else(|| FlowError::UnknownDepartment(department.id.clone()))?;
-    let correlation = match upstream {
-        UpstreamClient::Oidc(_) => ctx.random.token(32),
-        // An xsd:ID must not start with a digit.
-        UpstreamClient::Saml(_) => format!("_{}", ctx.random.id()),
-    };
-    let advanced = ctx
-        .store
-        .flow_to_upstream(
-            flow_id,
-            &department.id,
-            &department.upstream,
-            &hash_secret(&correlation),
-            ctx.now(),
-        )
-        .await?;
-    if !advanced {
-        return Err(FlowError::OutOfOrder);
-    }
-    let mut url = match upstream {
-        UpstreamClient::Oidc(client) => {
-            let nonce = browser.nonce(flow_id);
-            let verifier = browser.pkce_verifier(flow_id);
-            let secrets = UpstreamRequestSecrets {
-                state: &correlation,
-                nonce: &nonce,
-                pkce_verifier: &verifier,
-            };
-            client.authorization_url(&secrets, login_hint).await?
-        }
-        UpstreamClient::Saml(idp) => idp.authn_request_url(&correlation, flow_id).await?,
-    };
-    // Added after a SAML signature, which covers only the protocol parameters.
-    if !department.upstream_params.is_empty() {
-        url.query_pairs_mut()
-            .extend_pairs(&department.upstream_params);
-    }
-    Ok(url)
-}
 
 /// What the IdP sent back to the OIDC callback.
 pub struct CallbackParams<'a> {
@@ -203,14 +148,14 @@ async fn unsolicited(
             (b.clone(), Some(b))
         }
     };
-    let flow_id = super::start::new_client_flow(ctx, &browser, landing.as_str()).await?;
+    let flow_id = new_client_flow(ctx, &browser, landing.as_str()).await?;
     let now = ctx.now();
     let correlation = ctx.random.token(32);
     ctx.store
         .flow_to_upstream(
             &flow_id,
             &department.id,
-            upstream_id,
+            &department.upstream,
             &hash_secret(&correlation),
             now,
         )
@@ -231,34 +176,34 @@ async fn returning_flow<'b>(
     browser: Option<&'b BrowserSecret>,
     upstream_id: &str,
     correlation: &str,
-) -> Result<(FlowRow, &'b BrowserSecret), FlowError> {
+) -> Result<(Flow, &'b BrowserSecret), FlowError> {
     let flow = ctx
         .store
         .flow_by_upstream_state(&hash_secret(correlation), ctx.now())
         .await?
         .ok_or(FlowError::Expired)?;
-    if let Some(department) = &flow.department {
+    if let Some(department) = flow.state.department() {
         ctx.note_department(department);
     }
     let browser = browser.ok_or(FlowError::NoBrowserSession)?;
     if flow.browser_hash != browser.hash() {
         return Err(FlowError::WrongBrowser);
     }
-    if flow.state != FlowState::Upstream || flow.upstream_id.as_deref() != Some(upstream_id) {
-        return Err(FlowError::OutOfOrder);
+    match &flow.state {
+        FlowState::Upstream { upstream, .. } if upstream == upstream_id => Ok((flow, browser)),
+        _ => Err(FlowError::OutOfOrder),
     }
-    Ok((flow, browser))
 }
 
 /// A failed check ends the flow (the user starts again); success moves it on.
 async fn finish(
     ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
-    flow: &FlowRow,
-    result: Result<String, FlowError>,
+    flow: &Flow,
+    result: Result<Login, FlowError>,
 ) -> Result<Next, FlowError> {
     match result {
-        Ok(identity_id) => after_authentication(ctx, browser, flow, &identity_id).await,
+        Ok(login) => after_authentication(ctx, browser, flow, &login).await,
         // Not judged, only not yet: the flow stays, so the same POST may come again.
         Err(e @ FlowError::Saml(SamlError::Busy | SamlError::NoMetadata)) => Err(e),
         Err(e) => {
@@ -270,8 +215,13 @@ async fn finish(
 
 /// Where "Start again" leads once a login has ended: a new login for the same
 /// client (its `redirectUrl`), at the picker.
-fn restart_url(ctx: &FlowContext<'_>, flow: &FlowRow) -> Option<String> {
-    let redirect = flow.redirect_url.as_deref()?;
+fn restart_url(ctx: &FlowContext<'_>, flow: &Flow) -> Option<String> {
+    let Origin::Client {
+        redirect_url: redirect,
+    } = &flow.origin
+    else {
+        return None;
+    };
     let mut url = ctx.config.url(&crate::routes::login_start());
     url.query_pairs_mut().append_pair("redirectUrl", redirect);
     Some(url.into())
@@ -281,7 +231,7 @@ async fn redeem_oidc(
     ctx: &FlowContext<'_>,
     browser: &BrowserSecret,
     upstream_id: &str,
-    flow: &FlowRow,
+    flow: &Flow,
     params: &CallbackParams<'_>,
 ) -> Result<UpstreamIdentity, FlowError> {
     let client = ctx
@@ -311,17 +261,24 @@ async fn redeem_oidc(
     Ok(client.redeem(code, &secrets).await?)
 }
 
-/// Whatever the protocol: membership of the flow's department, then the identity.
+/// Whatever the protocol: membership of the flow's department, then the
+/// identity; the flow moves on to `authenticated` with it.
 async fn admit(
     ctx: &FlowContext<'_>,
-    flow: &FlowRow,
+    flow: &Flow,
     upstream: UpstreamIdentity,
-) -> Result<String, FlowError> {
-    let department = flow
-        .department
-        .as_deref()
-        .and_then(|d| ctx.config.department(d))
-        .ok_or_else(|| FlowError::UnknownDepartment(flow.department.clone().unwrap_or_default()))?;
+) -> Result<Login, FlowError> {
+    let FlowState::Upstream {
+        department: department_id,
+        upstream: upstream_id,
+    } = &flow.state
+    else {
+        return Err(FlowError::OutOfOrder);
+    };
+    let department = ctx
+        .config
+        .department(department_id)
+        .ok_or_else(|| FlowError::UnknownDepartment(department_id.to_string()))?;
     if !department.membership.admits(&upstream.claims) {
         tracing::warn!(
             flow = %flow.id,
@@ -339,75 +296,26 @@ async fn admit(
     let identity =
         resolve_identity(ctx.store, ctx.random, ctx.now(), department, &upstream).await?;
     let session = &upstream.session;
+    let login = Login {
+        department: department.id.clone(),
+        upstream: upstream_id.clone(),
+        identity: IdentityId::from(identity.id),
+        upstream_session_hash: session.id.as_deref().map(hash_secret),
+        upstream_name_id_hash: session.name_id.as_deref().map(hash_secret),
+    };
     if !ctx
         .store
         .authenticate_flow(
             &flow.id,
-            &identity.id,
-            session.id.as_deref().map(hash_secret).as_deref(),
-            session.name_id.as_deref().map(hash_secret).as_deref(),
+            &login.identity,
+            login.upstream_session_hash.as_deref(),
+            login.upstream_name_id_hash.as_deref(),
             ctx.now(),
         )
         .await?
     {
         return Err(FlowError::OutOfOrder);
     }
-    tracing::info!(flow = %flow.id, department = %department.id, identity = %identity.id, "upstream login verified");
-    Ok(identity.id)
-}
-
-/// A client's flow goes to the department's homeserver, which will come to our
-/// `authorize`; a homeserver's own flow resumes its pending `authorize` at once.
-async fn after_authentication(
-    ctx: &FlowContext<'_>,
-    browser: &BrowserSecret,
-    flow: &FlowRow,
-    identity_id: &str,
-) -> Result<Next, FlowError> {
-    if flow.origin == Origin::Homeserver {
-        let sealed = flow
-            .pending_authorize
-            .as_deref()
-            .ok_or(FlowError::OutOfOrder)?;
-        let request: AuthorizeRequest = browser
-            .sealer(&flow.id)
-            .open(sealed)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(FlowError::WrongBrowser)?;
-        return super::authorize::issue(ctx, flow, &request, identity_id).await;
-    }
-    hand_to_homeserver(ctx, flow).await
-}
-
-/// A client's flow, authenticated, goes to its department's homeserver (if it answers).
-pub(super) async fn hand_to_homeserver(
-    ctx: &FlowContext<'_>,
-    flow: &FlowRow,
-) -> Result<Next, FlowError> {
-    let department = flow
-        .department
-        .as_deref()
-        .and_then(|d| ctx.config.department(d))
-        .ok_or(FlowError::OutOfOrder)?;
-    super::resume::ensure_homeserver_up(ctx, department, &flow.id).await?;
-    Ok(Next::Redirect(homeserver_sso_url(
-        ctx, department, &flow.id,
-    )))
-}
-
-/// The department homeserver's own SSO start, pointed at the bridge's
-/// provider, coming back to the bridge's completion URL.
-fn homeserver_sso_url(ctx: &FlowContext<'_>, department: &Department, flow_id: &str) -> Url {
-    let mut url = department.homeserver.base_url.clone();
-    let idp = format!("oidc-{}", ctx.config.homeserver_provider.idp_id);
-    url.set_path(&format!(
-        "{}_matrix/client/v3/login/sso/redirect/{idp}",
-        department.homeserver.base_url.path()
-    ));
-    let mut complete = ctx.config.url(crate::routes::COMPLETE);
-    complete.query_pairs_mut().append_pair("flow", flow_id);
-    url.query_pairs_mut()
-        .append_pair("redirectUrl", complete.as_str());
-    url
+    tracing::info!(flow = %flow.id, department = %department.id, identity = %login.identity, "upstream login verified");
+    Ok(login)
 }
