@@ -255,8 +255,7 @@ impl Introspector {
                 "token is missing".into(),
             ));
         }
-        let introspector = self;
-        let targets = target::select(&introspector.targets, hint)?;
+        let targets = target::select(&self.targets, hint)?;
         // Matrix tokens are printable ASCII; anything else cannot be live, and would
         // not fit in an Authorization header anyway.
         if token.len() > MAX_TOKEN_LENGTH || !token.bytes().all(|b| b.is_ascii_graphic()) {
@@ -299,49 +298,47 @@ impl Introspector {
         target: &Target,
         token: &str,
     ) -> Result<Arc<Cached>, IntrospectionError> {
-        let introspector = self;
         let key = cache::key(&target.base_url, token);
         let now_ms = self.clock.now().timestamp_millis();
-        if let Some(entry) = introspector.local.get(&key, now_ms).await {
+        if let Some(entry) = self.local.get(&key, now_ms).await {
             self.count_memory_hit(client);
             return Ok(entry);
         }
+        let lookup = Lookup {
+            client,
+            target,
+            token,
+            key,
+            now_ms,
+        };
         // Boxed: a miss's state (single-flight, Redis, the homeserver call) is
         // large, and a cache hit should not carry (and copy) it.
-        Box::pin(self.miss(client, target, token, key, now_ms)).await
+        Box::pin(self.miss(lookup)).await
     }
 
     /// Not in memory: one request fills the entry, concurrent ones wait for it.
-    async fn miss(
-        &self,
-        client: &IntrospectionClient,
-        target: &Target,
-        token: &str,
-        key: cache::Key,
-        now_ms: i64,
-    ) -> Result<Arc<Cached>, IntrospectionError> {
+    async fn miss(&self, lookup: Lookup<'_>) -> Result<Arc<Cached>, IntrospectionError> {
         let (entry, filled) = self
             .local
-            .get_or_fill(key, now_ms, self.fill(client, target, token, key, now_ms))
+            .get_or_fill(lookup.key, lookup.now_ms, self.fill(lookup))
             .await
             .map_err(|e| (*e).clone())?;
         if !filled {
             // Another request for the same token did the work.
-            self.count_memory_hit(client);
+            self.count_memory_hit(lookup.client);
         }
         Ok(entry)
     }
 
-    async fn fill(
-        &self,
-        client: &IntrospectionClient,
-        target: &Target,
-        token: &str,
-        key: cache::Key,
-        now_ms: i64,
-    ) -> Result<Entry, IntrospectionError> {
-        let introspector = self;
-        if let Some(shared) = &introspector.shared {
+    async fn fill(&self, lookup: Lookup<'_>) -> Result<Entry, IntrospectionError> {
+        let Lookup {
+            client,
+            target,
+            token,
+            key,
+            now_ms,
+        } = lookup;
+        if let Some(shared) = &self.shared {
             match shared.get(&key, now_ms).await {
                 Ok(Some(entry)) => {
                     self.metrics.token_lookup(&client.id, "redis");
@@ -357,11 +354,11 @@ impl Introspector {
             per_second: client.lookups_per_second,
             burst: client.lookup_burst,
         };
-        introspector
+        self
         .limiter
         .check(self.clock.as_ref(), &client.id, rate)
         .map_err(|RetryAfter(seconds)| {
-            if introspector
+            if self
                 .log_limiter
                 .check(self.clock.as_ref(), &client.id, crate::rate_limit::LOG_ONCE_A_MINUTE)
                 .is_ok()
@@ -406,7 +403,7 @@ impl Introspector {
             department,
             expires_at_ms: now_ms + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2),
         };
-        if let Some(shared) = &introspector.shared
+        if let Some(shared) = &self.shared
             && let Err(e) = shared.put(&key, &entry, now_ms).await
         {
             tracing::warn!(error = %e, "could not share a token verdict through Redis");
@@ -438,6 +435,17 @@ impl Introspector {
         }
         Ok(None)
     }
+}
+
+/// A token being looked up at one homeserver, for one calling service, after
+/// the memory cache missed.
+#[derive(Clone, Copy)]
+struct Lookup<'a> {
+    client: &'a IntrospectionClient,
+    target: &'a Target,
+    token: &'a str,
+    key: cache::Key,
+    now_ms: i64,
 }
 
 /// `alice` of `@alice:eng.ac.cdl`.
