@@ -4,17 +4,15 @@
 
 #[path = "common/mod.rs"]
 mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::{Load, hello_world, mib, rss_kib};
-use support::browser::Browser;
-use support::login::{login, person};
-use support::world::{World, service_secret, world};
+use sso_bridge_testing::browser::Browser;
+use sso_bridge_testing::login::{login, person};
+use sso_bridge_testing::world::{World, service_secret, world};
 
 /// Load: concurrent connections and seconds per measurement.
 const CONNECTIONS: u32 = 16;
@@ -156,7 +154,7 @@ end
     )
     .await;
     let rss_3 = rss_kib(pid);
-    support::spawn::stop(&mut child);
+    sso_bridge_testing::spawn::stop(&mut child);
 
     let ratio = |load: &Load| load.requests_per_second / whoami.requests_per_second;
     println!("\n## Token validation ({CONNECTIONS} connections, {SECONDS} s each, wrk)\n");
