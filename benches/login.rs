@@ -11,9 +11,6 @@
 //!
 //! Run by `scripts/bench.sh login` (release build, wrk).
 
-#[path = "common/mod.rs"]
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Load, hello_world, mib, rss_kib, static_page};
 use sso_bridge::crypto::{Sealer, hash_secret, pkce_s256};
 use sso_bridge::provider::SigningKeys;
 use sso_bridge::random::Random;
 use sso_bridge::store::{NewAuthCode, NewIdentity, Store};
+use sso_bridge_testing::bench::{Load, hello_world, mib, rss_kib, static_page};
 use sso_bridge_testing::browser::Browser;
 use sso_bridge_testing::login::{person, start_url};
 use sso_bridge_testing::matrix::{login_with_token, token_and_homeserver};
@@ -57,7 +54,7 @@ const LOG_LEVEL: &str = "info,sqlx=warn";
 const HISTOGRAM: &str = "sso_bridge_http_request_duration_seconds";
 
 fn main() {
-    common::run_http_bench("login", || run(world()));
+    sso_bridge_testing::bench::run_http_bench("login", || run(world()));
 }
 
 async fn run(w: &World) {
@@ -166,7 +163,7 @@ fn perf_stop(perf: Option<Child>) {
 }
 
 fn wrk(url: &str, headers: &[(&str, &str)], script: Option<&Path>) -> Load {
-    common::wrk(url, headers, script, CONNECTIONS, SECONDS)
+    sso_bridge_testing::bench::wrk(url, headers, script, CONNECTIONS, SECONDS)
 }
 
 fn encode(value: &str) -> String {

@@ -41,8 +41,6 @@ use sso_bridge::flow::{self, BrowserSecret, Next};
 use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 
-#[path = "common/mod.rs"]
-mod common;
 use saml_config::fixture;
 use sso_bridge_testing::saml_config;
 
@@ -80,7 +78,7 @@ fn in_flight() -> usize {
 }
 
 fn main() {
-    if !common::is_bench_run("saml_acs") {
+    if !sso_bridge_testing::bench::is_bench_run("saml_acs") {
         return;
     }
     assert!(

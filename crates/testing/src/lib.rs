@@ -14,6 +14,7 @@
 //! PostgreSQL.
 
 pub mod answer;
+pub mod bench;
 pub mod browser;
 pub mod database;
 pub mod homeserver;

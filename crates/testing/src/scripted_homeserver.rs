@@ -238,7 +238,7 @@ impl ScriptedHomeserver {
             Some("another audience")
         } else if claims["nonce"] != started.nonce.as_str() {
             Some("another nonce")
-        } else if !claims["sub"].as_str().is_some_and(|s| !s.is_empty()) {
+        } else if claims["sub"].as_str().is_none_or(str::is_empty) {
             Some("no sub")
         } else {
             None

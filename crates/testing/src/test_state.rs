@@ -11,6 +11,7 @@ use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 use url::Url;
 
+use crate::homeserver::Homeserver;
 use crate::router::Router;
 use crate::scripted_homeserver::ScriptedHomeserver;
 use crate::scripted_idp::{self, ScriptedIdp};
@@ -39,7 +40,7 @@ pub struct TestState {
     config: String,
     seed: u64,
     /// Keeps the SQLite file's directory for as long as any instance uses it.
-    _directory: Arc<tempfile::TempDir>,
+    directory: Arc<tempfile::TempDir>,
 }
 
 impl TestState {
@@ -85,7 +86,7 @@ impl TestState {
             hist,
             config,
             seed,
-            _directory: directory,
+            directory,
         }
     }
 
@@ -99,7 +100,7 @@ impl TestState {
             self.idp.clone(),
             self.eng.clone(),
             self.hist.clone(),
-            self._directory.clone(),
+            self.directory.clone(),
         )
         .await
     }
@@ -140,7 +141,6 @@ pub fn client_secret(id: &str) -> String {
 }
 
 fn config(database: &str, idp: &ScriptedIdp, homeservers: &[&ScriptedHomeserver]) -> String {
-    use crate::homeserver::Homeserver;
     let mut config = format!(
         r#"public_base_url = "{BRIDGE}"
 database_url = "{database}"
