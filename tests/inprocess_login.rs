@@ -60,9 +60,20 @@ async fn a_login_through_the_picker_reaches_the_client_with_one_token_and_the_de
     let start = browser.get(&TestState::start_url(None)).await;
     assert_eq!(start.answer.status, 200, "the picker");
     assert_says(&start, "Choose your department");
+    let picked = browser
+        .pick(&start, "eng")
+        .await
+        .expect("the picker's form");
+    let at_idp = picked.location().expect("a redirect to the IdP");
+    assert!(
+        at_idp
+            .as_str()
+            .starts_with(&format!("{}/authorize?", state.idp.issuer())),
+        "{at_idp}"
+    );
 
     let reached = browser
-        .drive(&TestState::start_url(None), "eng", CLIENT)
+        .drive(at_idp.as_str(), NO_PICKER, CLIENT)
         .await
         .reached();
     let (token, homeserver) = token_and_homeserver(&reached);

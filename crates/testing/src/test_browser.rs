@@ -164,6 +164,20 @@ impl TestBrowser {
         answer
     }
 
+    /// Chooses `department` on `picker`, as its form does; `None` if the page
+    /// is not the picker.
+    pub async fn pick(&self, picker: &Page, department: &str) -> Option<Page> {
+        if picker.answer.status != 200 {
+            return None;
+        }
+        let flow = sealed_flow(&picker.answer.body)?.to_owned();
+        let pick = format!("{BRIDGE}_sso_bridge/pick");
+        Some(
+            self.post_form(&pick, &[("flow", &flow), ("department", department)])
+                .await,
+        )
+    }
+
     /// Follows redirects from `start` and picks `department` at the picker,
     /// until a redirect leads to a URL `stop` matches (returned, not requested)
     /// or a page is neither.
@@ -182,13 +196,8 @@ impl TestBrowser {
                 page = self.get(next.as_str()).await;
                 continue;
             }
-            if page.answer.status == 200
-                && let Some(flow) = sealed_flow(&page.answer.body).map(str::to_owned)
-            {
-                let pick = format!("{BRIDGE}_sso_bridge/pick");
-                page = self
-                    .post_form(&pick, &[("flow", &flow), ("department", department)])
-                    .await;
+            if let Some(picked) = self.pick(&page, department).await {
+                page = picked;
                 continue;
             }
             return Driven::Stopped(page);
