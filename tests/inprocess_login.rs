@@ -443,8 +443,9 @@ async fn a_homeserver_that_is_down_keeps_the_login_until_it_is_back() {
     let callback = to_the_callback(&browser, "eng").await;
     state.eng.set_up(false);
     // The bridge believes a homeserver's answer for a moment (it checked eng
-    // when the department was picked); past it, by the mock clock.
-    state.clock.advance(3);
+    // when the department was picked): a minute later, by the mock clock, it
+    // asks again (the login itself lasts ten).
+    state.clock.advance(60);
     let page = browser.get(callback.as_str()).await;
     assert_eq!(page.answer.status, 503, "{}", page.answer.body);
     assert_eq!(
