@@ -315,7 +315,11 @@ async fn serve_gate(
                         let mut first = vec![0u8; 8192];
                         let Ok(n) = inbound.read(&mut first).await else { return };
                         first.truncate(n);
-                        let line = String::from_utf8_lossy(&first).lines().next().unwrap_or_default().to_owned();
+                        let line = String::from_utf8_lossy(&first)
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned();
                         seen.lock().unwrap().push(line);
                         // The delay is the behaviour under test: a slow homeserver.
                         tokio::time::sleep(delay).await;
