@@ -12,7 +12,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 # What the build reads: the manifest and lock file, the code and the crates it depends on
-# (crates/sys: the xmlsec bindings' build script), the migrations (embedded by
+# (crates/sys: the xmlsec bindings' build script; crates/testing is a workspace member
+# the release build does not compile, a dev-dependency only), the migrations (embedded by
 # sqlx::migrate!), the templates (askama) and the declared bench target.
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates

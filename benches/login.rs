@@ -11,11 +11,6 @@
 //!
 //! Run by `scripts/bench.sh login` (release build, wrk).
 
-#[path = "common/mod.rs"]
-mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -24,15 +19,17 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Load, hello_world, mib, rss_kib, static_page};
 use sso_bridge::crypto::{Sealer, hash_secret, pkce_s256};
 use sso_bridge::provider::SigningKeys;
 use sso_bridge::random::Random;
 use sso_bridge::store::{NewAuthCode, NewIdentity, Store};
-use support::browser::Browser;
-use support::login::{person, start_url};
-use support::matrix::{login_with_token, token_and_homeserver};
-use support::world::{GENEROUS_RATE_LIMITS, TRUSTED_CLIENT, UPSTREAM_CLIENT_SECRET, World, world};
+use sso_bridge_testing::bench::{Load, hello_world, mib, rss_kib, static_page};
+use sso_bridge_testing::browser::Browser;
+use sso_bridge_testing::login::{person, start_url};
+use sso_bridge_testing::matrix::{login_with_token, token_and_homeserver};
+use sso_bridge_testing::world::{
+    GENEROUS_RATE_LIMITS, TRUSTED_CLIENT, UPSTREAM_CLIENT_SECRET, World, world,
+};
 
 /// Load: concurrent connections and seconds per wrk measurement.
 const CONNECTIONS: u32 = 16;
@@ -57,7 +54,7 @@ const LOG_LEVEL: &str = "info,sqlx=warn";
 const HISTOGRAM: &str = "sso_bridge_http_request_duration_seconds";
 
 fn main() {
-    common::run_http_bench("login", || run(world()));
+    sso_bridge_testing::bench::run_http_bench("login", || run(world()));
 }
 
 async fn run(w: &World) {
@@ -107,7 +104,7 @@ async fn run(w: &World) {
     );
     perf_stop(perf);
     let after_load = rss_kib(pid);
-    support::spawn::stop(&mut child);
+    sso_bridge_testing::spawn::stop(&mut child);
 
     // Item 6: memory of a fresh instance, then start-up time.
     let memory = memory(w).await;
@@ -166,7 +163,7 @@ fn perf_stop(perf: Option<Child>) {
 }
 
 fn wrk(url: &str, headers: &[(&str, &str)], script: Option<&Path>) -> Load {
-    common::wrk(url, headers, script, CONNECTIONS, SECONDS)
+    sso_bridge_testing::bench::wrk(url, headers, script, CONNECTIONS, SECONDS)
 }
 
 fn encode(value: &str) -> String {
@@ -211,7 +208,8 @@ async fn first_start(url: &str) -> (String, String, String) {
         .expect("the browser cookie")
         .to_owned();
     let page = response.text().await.expect("the picker");
-    let flow = support::inprocess::sealed_flow(&page).expect("the sealed login in the picker");
+    let flow =
+        sso_bridge_testing::inprocess::sealed_flow(&page).expect("the sealed login in the picker");
     let base = url.split("_matrix/").next().unwrap_or_default();
     let picker = format!("{base}_sso_bridge/pick?flow={flow}");
     (cookie, picker, page)
@@ -380,7 +378,7 @@ end
 /// Server-side time and count per route, from a bridge's latency histogram
 /// (its own `/metrics` scrapes left out).
 async fn request_times(bridge: &str) -> BTreeMap<String, (f64, f64)> {
-    let text = support::world::metrics_text(bridge).await;
+    let text = sso_bridge_testing::world::metrics_text(bridge).await;
     let mut routes: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for line in text.lines() {
         let (is_sum, rest) = if let Some(rest) = line.strip_prefix(&format!("{HISTOGRAM}_sum{{")) {
@@ -546,7 +544,7 @@ impl IdpProbe {
     }
 
     /// Logs in at the IdP (not timed), then times the code redemption.
-    async fn token_ms(&self, who: &support::browser::Person) -> f64 {
+    async fn token_ms(&self, who: &sso_bridge_testing::browser::Person) -> f64 {
         let random = Random::from_os();
         let verifier = random.token(48);
         let mut authorize = url::Url::parse(&self.authorization_endpoint).expect("URL");
@@ -621,7 +619,7 @@ async fn memory(w: &World) -> Memory {
     start_logins(&parked, 302).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let parked_flows = rss_kib(pid);
-    support::spawn::stop(&mut child);
+    sso_bridge_testing::spawn::stop(&mut child);
     let port = url
         .trim_end_matches('/')
         .rsplit(':')
@@ -679,7 +677,7 @@ fn startup_ms(dir: &Path, config: &Path) -> Vec<f64> {
                 .stdout(Stdio::from(file.try_clone().expect("log")))
                 .stderr(Stdio::from(file));
             let started = Instant::now();
-            let mut child = support::spawn::spawn(command).expect("start the bridge");
+            let mut child = sso_bridge_testing::spawn::spawn(command).expect("start the bridge");
             while !health_ok(port) {
                 assert!(
                     started.elapsed() < Duration::from_secs(30),
@@ -692,7 +690,7 @@ fn startup_ms(dir: &Path, config: &Path) -> Vec<f64> {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let ms = started.elapsed().as_secs_f64() * 1000.0;
-            support::spawn::stop(&mut child);
+            sso_bridge_testing::spawn::stop(&mut child);
             ms
         })
         .collect()

@@ -10,9 +10,6 @@
 //! `--case NAME` keeps only the matching requests (and the hello baseline);
 //! `--requests N` sets the batch size.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -109,7 +106,7 @@ async fn main() {
     let body = test::read_body(first).await;
     let flow = std::str::from_utf8(&body)
         .ok()
-        .and_then(support::inprocess::sealed_flow)
+        .and_then(sso_bridge_testing::inprocess::sealed_flow)
         .expect("the sealed login in the picker")
         .to_owned();
     let picker = format!("/_sso_bridge/pick?flow={flow}");
@@ -228,7 +225,8 @@ cache_ttl_seconds = 600
 id = "portal"
 secret = "portal-secret-0123456789"
 {departments}"#,
-        departments = support::inprocess::university_with(&[("eng", "Engineering", homeserver)]),
+        departments =
+            sso_bridge_testing::inprocess::university_with(&[("eng", "Engineering", homeserver)]),
     ))
     .expect("bench config");
     Services::start(config, Arc::new(SystemClock), Random::from_os())

@@ -41,11 +41,8 @@ use sso_bridge::flow::{self, BrowserSecret, Next};
 use sso_bridge::random::Random;
 use sso_bridge::services::Services;
 
-#[path = "common/mod.rs"]
-mod common;
-#[path = "../tests/support/saml_config.rs"]
-mod saml_config;
 use saml_config::fixture;
+use sso_bridge_testing::saml_config;
 
 const IDP: &str = "https://idp.test/metadata";
 const ACS: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/acs";
@@ -81,7 +78,7 @@ fn in_flight() -> usize {
 }
 
 fn main() {
-    if !common::is_bench_run("saml_acs") {
+    if !sso_bridge_testing::bench::is_bench_run("saml_acs") {
         return;
     }
     assert!(

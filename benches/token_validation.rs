@@ -2,19 +2,14 @@
 //! `whoami` on the same machine in the same run; and memory under a flood of
 //! distinct random tokens. Run by `scripts/bench.sh` (release build, wrk).
 
-#[path = "common/mod.rs"]
-mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Load, hello_world, mib, rss_kib};
-use support::browser::Browser;
-use support::login::{login, person};
-use support::world::{World, service_secret, world};
+use sso_bridge_testing::bench::{Load, hello_world, mib, rss_kib};
+use sso_bridge_testing::browser::Browser;
+use sso_bridge_testing::login::{login, person};
+use sso_bridge_testing::world::{World, service_secret, world};
 
 /// Load: concurrent connections and seconds per measurement.
 const CONNECTIONS: u32 = 16;
@@ -23,7 +18,7 @@ const SECONDS: u32 = 10;
 const CACHE_MAX_ENTRIES: u64 = 5_000;
 
 fn main() {
-    common::run_http_bench("token_validation", || run(world()));
+    sso_bridge_testing::bench::run_http_bench("token_validation", || run(world()));
 }
 
 async fn run(w: &World) {
@@ -156,7 +151,7 @@ end
     )
     .await;
     let rss_3 = rss_kib(pid);
-    support::spawn::stop(&mut child);
+    sso_bridge_testing::spawn::stop(&mut child);
 
     let ratio = |load: &Load| load.requests_per_second / whoami.requests_per_second;
     println!("\n## Token validation ({CONNECTIONS} connections, {SECONDS} s each, wrk)\n");
@@ -271,7 +266,7 @@ fn wrk(
     script: Option<&std::path::Path>,
     connections: u32,
 ) -> Load {
-    common::wrk(url, headers, script, connections, SECONDS)
+    sso_bridge_testing::bench::wrk(url, headers, script, connections, SECONDS)
 }
 
 async fn metric(bridge: &str, name: &str, labels: &str) -> f64 {

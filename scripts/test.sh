@@ -20,5 +20,6 @@ cargo test --workspace --all-targets --features peers --locked -- --test-threads
 
 echo "==> cargo test (PostgreSQL): every test that touches the database, again"
 SSO_BRIDGE_TEST_DB=postgres cargo test --features peers --locked \
-    --test e2e --test inprocess_flow --test inprocess_introspection --test saml_acs_checks \
+    --test e2e --test inprocess_flow --test inprocess_introspection --test inprocess_login \
+    --test saml_acs_checks \
     -- --test-threads=4

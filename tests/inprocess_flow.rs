@@ -2,9 +2,6 @@
 //! The real router runs on an in-memory database; no peer is needed because
 //! these paths never reach an upstream.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::sync::Arc;
 
 use actix_http::Request;
@@ -36,11 +33,16 @@ authorization_code_seconds = 60
 
 fn config() -> String {
     HEAD.to_owned()
-        + &support::inprocess::university_with(&[("eng", "Engineering", "http://127.0.0.1:8101/")])
+        + &sso_bridge_testing::inprocess::university_with(&[(
+            "eng",
+            "Engineering",
+            "http://127.0.0.1:8101/",
+        )])
 }
 
 async fn services(clock: Arc<MockClock>) -> Arc<Services> {
-    let config = Config::parse(&support::database::in_config(&config())).expect("config");
+    let config =
+        Config::parse(&sso_bridge_testing::database::in_config(&config())).expect("config");
     Services::start(config, clock, Random::seeded(42))
         .await
         .expect("services")
@@ -67,8 +69,8 @@ where
         .into_owned();
     let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
     assert!(body.contains("Choose your department"), "{body}");
-    let flow =
-        support::inprocess::sealed_flow(&body).expect("the sealed login in the picker's forms");
+    let flow = sso_bridge_testing::inprocess::sealed_flow(&body)
+        .expect("the sealed login in the picker's forms");
     (format!("/_sso_bridge/pick?flow={flow}"), cookie)
 }
 
@@ -302,7 +304,7 @@ async fn remember_token(services: &Services, token: &str, homeserver: &str) {
 #[actix_web::test]
 async fn token_login_in_redirect_mode_answers_307_to_the_department() {
     let clock = Arc::new(MockClock::at_unix(1_800_000_000));
-    let config = Config::parse(&support::database::in_config(
+    let config = Config::parse(&sso_bridge_testing::database::in_config(
         &config().replace("database_url", "token_login = \"redirect\"\ndatabase_url"),
     ))
     .unwrap();

@@ -2,9 +2,6 @@
 //! (its answers, headers and failures are set per test). The real Synapse,
 //! Redis and nginx runs are in `tests/e2e/introspection.rs`.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -94,7 +91,7 @@ async fn services_with(
     hist_url: &str,
     introspection: &str,
 ) -> Arc<Services> {
-    let config = Config::parse(&support::database::in_config(&format!(
+    let config = Config::parse(&sso_bridge_testing::database::in_config(&format!(
         r#"
 public_base_url = "http://127.0.0.1:8008/"
 database_url = "sqlite::memory:"
@@ -108,7 +105,7 @@ inactive_ttl_seconds = 5
 id = "portal"
 secret = "portal-secret-0123456789"
 {departments}"#,
-        departments = support::inprocess::university_with(&[
+        departments = sso_bridge_testing::inprocess::university_with(&[
             ("eng", "Engineering", eng_url),
             ("hist", "History", hist_url),
         ]),

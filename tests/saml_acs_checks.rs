@@ -3,9 +3,6 @@
 //! if its check is removed and another one happens to catch the response).
 //! Responses are built and signed here with xmlsec, like an IdP would.
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,14 +27,14 @@ const ACS: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/acs";
 const SP: &str = "http://127.0.0.1:8008/_sso_bridge/upstream/saml/campus/metadata";
 
 fn fixture(name: &str) -> PathBuf {
-    support::saml_config::fixture(name)
+    sso_bridge_testing::saml_config::fixture(name)
 }
 
 fn config(metadata: &str) -> String {
-    support::saml_config::saml_config(
+    sso_bridge_testing::saml_config::saml_config(
         metadata,
         "sqlite::memory:",
-        support::stand_in::homeserver_url(),
+        sso_bridge_testing::stand_in::homeserver_url(),
     )
 }
 
@@ -46,7 +43,8 @@ async fn services() -> Arc<Services> {
 }
 
 async fn services_with(config_text: &str) -> Arc<Services> {
-    let config = Config::parse(&support::database::in_config(config_text)).expect("config");
+    let config =
+        Config::parse(&sso_bridge_testing::database::in_config(config_text)).expect("config");
     Services::start(config, Arc::new(SystemClock), Random::from_os())
         .await
         .expect("services")
@@ -54,7 +52,7 @@ async fn services_with(config_text: &str) -> Arc<Services> {
 
 #[actix_web::test]
 async fn an_idp_without_a_signing_certificate_stops_the_start() {
-    let config = Config::parse(&support::database::in_config(&config(
+    let config = Config::parse(&sso_bridge_testing::database::in_config(&config(
         "idp-metadata-unsigned.xml",
     )))
     .expect("config");
@@ -334,7 +332,7 @@ async fn refused(change: impl FnOnce(&mut Spec, &str) -> Option<String>, reason:
     assert!(
         location
             .as_deref()
-            .is_none_or(|l| !l.starts_with(support::stand_in::homeserver_url())),
+            .is_none_or(|l| !l.starts_with(sso_bridge_testing::stand_in::homeserver_url())),
         "{reason}: the response must not reach the homeserver"
     );
     assert!(
@@ -360,7 +358,7 @@ async fn a_good_response_is_accepted_and_a_replay_is_refused() {
     assert_eq!(status, StatusCode::FOUND);
     assert!(location.unwrap().starts_with(&format!(
         "{}_matrix/client/v3/login/sso/redirect/oidc-university",
-        support::stand_in::homeserver_url()
+        sso_bridge_testing::stand_in::homeserver_url()
     )));
     // The same response again: its flow has moved on.
     let (status, _) = post(&app, &cookie, &xml).await;
@@ -885,7 +883,7 @@ async fn idp_initiated_logins_are_accepted_only_when_enabled_and_only_once() {
     assert!(
         location.starts_with(&format!(
             "{}_matrix/client/v3/login/sso/redirect/oidc-university",
-            support::stand_in::homeserver_url()
+            sso_bridge_testing::stand_in::homeserver_url()
         )),
         "{location}"
     );

@@ -15,9 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 
-use crate::support::login::{NO_PICKER, full_login, person, start_url};
-use crate::support::world::{TRUSTED_CLIENT, World, world};
 use sso_bridge_sys::tripwire::Tripwires;
+use sso_bridge_testing::login::{NO_PICKER, full_login, person, start_url};
+use sso_bridge_testing::world::{TRUSTED_CLIENT, World, world};
 
 const FLOOD: usize = 200;
 const ADDRESSES: u8 = 8;
@@ -167,7 +167,7 @@ async fn a_flooded_acs_refuses_the_flood_and_a_genuine_login_stays_fast() {
     let genuine_login = || async {
         let started = Instant::now();
         let (user, homeserver) = full_login(
-            &crate::support::browser::Browser::new(),
+            &sso_bridge_testing::browser::Browser::new(),
             &person("paula", NO_PICKER),
             Some("phys"),
         )

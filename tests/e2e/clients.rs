@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::login::browser_script;
-use crate::support::world::{PASSWORD, TRUSTED_CLIENT, world};
+use sso_bridge_testing::world::{PASSWORD, TRUSTED_CLIENT, world};
 
 /// Runs sdk.mjs as `scenario` with the client at TRUSTED_CLIENT (on the
 /// bridge's allow-list: no confirmation page).

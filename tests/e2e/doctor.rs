@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::spawn::{free_port, spawn, stop};
-use crate::support::world::{World, root, world};
+use sso_bridge_testing::spawn::{free_port, spawn, stop};
+use sso_bridge_testing::world::{World, root, world};
 
 struct Outcome {
     code: Option<i32>,

@@ -5,10 +5,13 @@
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::support::browser::Browser;
-use crate::support::database::Cluster;
-use crate::support::login::{person, start_url};
-use crate::support::world::{GENEROUS_RATE_LIMITS, TRUSTED_CLIENT, service_secret, world};
+use sso_bridge_testing::browser::Browser;
+use sso_bridge_testing::database::Cluster;
+use sso_bridge_testing::login::{person, start_url};
+use sso_bridge_testing::wait;
+use sso_bridge_testing::world::{GENEROUS_RATE_LIMITS, TRUSTED_CLIENT, service_secret, world};
+
+const TEN_SECONDS: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Tight limits, and 127.0.0.1 as the trusted proxy so tests can speak for
 /// several client addresses through `X-Forwarded-For`.
@@ -34,7 +37,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// Where a Matrix client starts a login at the bridge instance `bridge`.
-fn start_on(w: &crate::support::world::World, bridge: &str, idp: Option<&str>) -> String {
+fn start_on(w: &sso_bridge_testing::world::World, bridge: &str, idp: Option<&str>) -> String {
     start_url(w, idp, TRUSTED_CLIENT).replace(&w.bridge_url, bridge)
 }
 
@@ -178,7 +181,7 @@ async fn each_client_address_has_its_own_limit_and_is_told_when_to_come_back() {
             "rate_limited_total{{limit={limit}}}"
         );
     }
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut process);
 }
 
 #[tokio::test]
@@ -227,7 +230,7 @@ async fn every_log_line_and_error_page_of_a_request_carries_its_id() {
     }))
     .await;
     assert_ne!(ids[0], ids[1]);
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut process);
 }
 
 #[tokio::test]
@@ -272,6 +275,8 @@ struct Gate {
     target: u16,
     /// How long each connection waits before it is forwarded (a slow homeserver).
     delay: std::time::Duration,
+    /// The request line of each connection it forwarded or is about to.
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     running: Option<(
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<tokio::net::TcpListener>,
@@ -292,6 +297,7 @@ enum GateMode {
 async fn serve_gate(
     listener: tokio::net::TcpListener,
     mode: GateMode,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) -> tokio::net::TcpListener {
     let mut connections = tokio::task::JoinSet::new();
@@ -301,10 +307,25 @@ async fn serve_gate(
             accepted = listener.accept() => {
                 let Ok((mut inbound, _)) = accepted else { return listener };
                 if let GateMode::Forward { target, delay } = mode {
+                    let seen = seen.clone();
                     connections.spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        // The request's first bytes, read before the delay, say
+                        // which request is waiting at the gate.
+                        let mut first = vec![0u8; 8192];
+                        let Ok(n) = inbound.read(&mut first).await else { return };
+                        first.truncate(n);
+                        let line = String::from_utf8_lossy(&first)
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned();
+                        seen.lock().unwrap().push(line);
+                        // The delay is the behaviour under test: a slow homeserver.
                         tokio::time::sleep(delay).await;
                         if let Ok(mut outbound) =
                             tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                            && outbound.write_all(&first).await.is_ok()
                         {
                             let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                         }
@@ -325,6 +346,7 @@ impl Gate {
             port,
             target,
             delay: std::time::Duration::ZERO,
+            seen: Default::default(),
             running: None,
         };
         gate.serve(listener, GateMode::Drop);
@@ -337,7 +359,20 @@ impl Gate {
 
     fn serve(&mut self, listener: tokio::net::TcpListener, mode: GateMode) {
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        self.running = Some((stop, tokio::spawn(serve_gate(listener, mode, stopped))));
+        let seen = self.seen.clone();
+        self.running = Some((
+            stop,
+            tokio::spawn(serve_gate(listener, mode, seen, stopped)),
+        ));
+    }
+
+    /// Whether a request whose request line contains `needle` reached the gate.
+    fn has_seen(&self, needle: &str) -> bool {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(needle))
     }
 
     async fn listener(&mut self) -> tokio::net::TcpListener {
@@ -358,7 +393,7 @@ impl Gate {
     }
 }
 
-fn try_again_link(page: &crate::support::browser::Page) -> String {
+fn try_again_link(page: &sso_bridge_testing::browser::Page) -> String {
     let selector = scraper::Selector::parse("a.button").unwrap();
     let href = page
         .html()
@@ -410,8 +445,17 @@ async fn a_homeserver_that_is_down_gets_a_clear_page_and_the_login_goes_on_when_
     let browser = Browser::new();
     let at_idp = browser.drive(&start, &alice, &w.idp_url).await.reached();
     gate.close().await;
-    // Past the time an answer is believed.
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // Until the bridge stops believing the homeserver's last answer (a new
+    // login naming it is then refused at once).
+    wait::until(
+        "the bridge to see the homeserver down",
+        TEN_SECONDS,
+        || async {
+            (Browser::new().get(&start).await.status == StatusCode::SERVICE_UNAVAILABLE)
+                .then_some(())
+        },
+    )
+    .await;
     let page = browser
         .drive(at_idp.as_str(), &alice, &gate_url)
         .await
@@ -445,7 +489,7 @@ async fn a_homeserver_that_is_down_gets_a_clear_page_and_the_login_goes_on_when_
         "no log line for the operator"
     );
     gate.close().await;
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut process);
 }
 
 #[tokio::test]
@@ -519,14 +563,18 @@ async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
     })
     .await
     .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !get(start.clone()).await.status().is_redirection() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the bridge did not recover"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    wait::until(
+        "the bridge to recover",
+        std::time::Duration::from_secs(20),
+        || async {
+            get(start.clone())
+                .await
+                .status()
+                .is_redirection()
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(get(format!("{bridge}ready")).await.status(), StatusCode::OK);
     // The operator's log says what happened.
     let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
@@ -534,7 +582,7 @@ async fn with_its_database_down_the_bridge_says_so_and_recovers_by_itself() {
         log.contains("readiness check: database unreachable"),
         "no readiness log line"
     );
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut process);
     drop(cluster);
 }
 
@@ -570,22 +618,39 @@ async fn on_sigterm_requests_in_flight_finish_and_new_ones_are_refused() {
                 .await
         }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    wait::until(
+        "the token validation to wait at the homeserver",
+        TEN_SECONDS,
+        || async {
+            slow.has_seen("/_matrix/client/v3/account/whoami")
+                .then_some(())
+        },
+    )
+    .await;
     let started = std::time::Instant::now();
     // SAFETY: signalling our own child process.
     assert!(sso_bridge_sys::process::signal_child(
         &process,
         sso_bridge_sys::process::SIGTERM
     ));
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // No new connections once the shutdown began…
-    let refused = reqwest::Client::new()
-        .get(format!("{bridge}health"))
-        .send()
-        .await;
+    let health = format!("{bridge}health");
+    wait::until(
+        "new requests to be refused during shutdown",
+        TEN_SECONDS,
+        || async {
+            reqwest::Client::new()
+                .get(&health)
+                .send()
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
+    .await;
     assert!(
-        refused.is_err(),
-        "a new request was accepted during shutdown: {refused:?}"
+        !in_flight.is_finished(),
+        "the shutdown began before the request in flight was answered"
     );
     // …while the request in flight gets its full answer.
     let answer = in_flight
@@ -613,24 +678,24 @@ async fn on_sigterm_requests_in_flight_finish_and_new_ones_are_refused() {
 fn start_own_idp(port: u16, bridge_url: &str) -> std::process::Child {
     let clients = serde_json::json!([{
         "client_id": "sso-bridge",
-        "client_secret": crate::support::world::UPSTREAM_CLIENT_SECRET,
+        "client_secret": sso_bridge_testing::world::UPSTREAM_CLIENT_SECRET,
         "redirect_uris": [format!("{bridge_url}_sso_bridge/upstream/oidc/university/callback")],
     }]);
     let mut idp = std::process::Command::new("node");
-    idp.arg(crate::support::world::root().join("tests/peers/oidc-idp/server.mjs"))
+    idp.arg(sso_bridge_testing::world::root().join("tests/peers/oidc-idp/server.mjs"))
         .env("PORT", port.to_string())
         .env("ISSUER", format!("http://127.0.0.1:{port}"))
         .env("CLIENTS_JSON", clients.to_string())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    crate::support::spawn::spawn(idp).expect("start the OIDC IdP")
+    sso_bridge_testing::spawn::spawn(idp).expect("start the OIDC IdP")
 }
 
 #[tokio::test]
 async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_back() {
     let w = world();
     let _shared = w.bridge_lock.read().await;
-    let idp_port = crate::support::spawn::free_port();
+    let idp_port = sso_bridge_testing::spawn::free_port();
     let idp_url = format!("http://127.0.0.1:{idp_port}");
     // The bridge starts while its IdP is down (it says so in its log and serves anyway).
     // Its own database: its IdP is another issuer, so its alice is another
@@ -656,17 +721,13 @@ async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_
 
     // Back: the same bridge process sends the next login to it, and it completes.
     let mut idp = start_own_idp(idp_port, &bridge);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while reqwest::get(format!("{idp_url}/.well-known/openid-configuration"))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the test IdP did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let discovery = format!("{idp_url}/.well-known/openid-configuration");
+    wait::until(
+        "the test IdP to start",
+        std::time::Duration::from_secs(30),
+        || async { reqwest::get(&discovery).await.is_ok().then_some(()) },
+    )
+    .await;
     let reached = Browser::new()
         .drive(&start, &person("alice", "eng"), &w.eng.url)
         .await
@@ -682,8 +743,8 @@ async fn an_idp_that_is_down_gets_a_clear_page_and_logins_work_again_when_it_is_
         log.contains("upstream_unavailable"),
         "no log line for the operator"
     );
-    crate::support::spawn::stop(&mut idp);
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut idp);
+    sso_bridge_testing::spawn::stop(&mut process);
 }
 
 /// One HTTP/1.1 exchange on an open connection: the request's bytes out, the
@@ -739,7 +800,7 @@ async fn a_pooled_connection_redeems_codes_at_token_after_10_and_130_idle_second
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("eng:{}", w.eng.client_secret));
     // The 130 s wait once per run: the PostgreSQL pass keeps the 10 s one.
-    let idle_times: &[u64] = if crate::support::database::postgres() {
+    let idle_times: &[u64] = if sso_bridge_testing::database::postgres() {
         eprintln!("130 s idle case: run in the SQLite pass only");
         &[0, 10]
     } else {
@@ -747,8 +808,8 @@ async fn a_pooled_connection_redeems_codes_at_token_after_10_and_130_idle_second
     };
     for &idle in idle_times {
         let since = std::time::Instant::now();
-        // The idle time is what is tested here; the code comes over other
-        // connections meanwhile, so this one stays idle.
+        // Not a wait for something: the idle time is what is tested here; the
+        // code comes over other connections meanwhile, so this one stays idle.
         tokio::time::sleep(std::time::Duration::from_secs(idle)).await;
         let (verifier, challenge) = crate::login::pkce_pair();
         let (code, redirect_uri) = crate::login::authorize_as_homeserver(&challenge).await;
@@ -799,7 +860,7 @@ fn serve_file(listener: tokio::net::TcpListener, body: String) -> tokio::task::J
 async fn a_saml_idp_whose_metadata_is_down_at_start_stops_only_its_departments_until_it_loads() {
     let w = world();
     let _shared = w.bridge_lock.read().await;
-    let metadata_port = crate::support::spawn::free_port();
+    let metadata_port = sso_bridge_testing::spawn::free_port();
     let metadata_url = format!("http://127.0.0.1:{metadata_port}/idp-metadata.xml");
     let metadata_file = w.dir.join("saml-idp/idp-metadata.xml");
     // The bridge starts although the metadata URL answers nothing.
@@ -855,24 +916,23 @@ async fn a_saml_idp_whose_metadata_is_down_at_start_stops_only_its_departments_u
         .await
         .unwrap();
     let server = serve_file(listener, std::fs::read_to_string(&metadata_file).unwrap());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let location = loop {
-        let page = browser.get(again.as_str()).await;
-        if let Some(location) = page.location {
-            break location.to_string();
-        }
-        assert_eq!(
-            page.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{}",
-            page.body
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the metadata was not tried again"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    };
+    let location = wait::until(
+        "the metadata to be tried again",
+        std::time::Duration::from_secs(20),
+        || async {
+            let page = browser.get(again.as_str()).await;
+            if page.location.is_none() {
+                assert_eq!(
+                    page.status,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "{}",
+                    page.body
+                );
+            }
+            page.location.map(|location| location.to_string())
+        },
+    )
+    .await;
     assert!(location.contains("SAMLRequest="), "{location}");
     let log = std::fs::read_to_string(w.dir.join("bridge.log")).unwrap();
     assert!(
@@ -880,12 +940,12 @@ async fn a_saml_idp_whose_metadata_is_down_at_start_stops_only_its_departments_u
         "no log line for the operator"
     );
     server.abort();
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut process);
 }
 
 #[tokio::test]
 async fn metrics_are_never_public_a_token_or_a_listener_of_their_own() {
-    use crate::support::world::METRICS_TOKEN;
+    use sso_bridge_testing::world::METRICS_TOKEN;
     let w = world();
     let _shared = w.bridge_lock.read().await;
     let client = reqwest::Client::new();
@@ -910,11 +970,11 @@ async fn metrics_are_never_public_a_token_or_a_listener_of_their_own() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let text = crate::support::world::metrics_text(&w.bridge_url).await;
+    let text = sso_bridge_testing::world::metrics_text(&w.bridge_url).await;
     assert!(text.contains("sso_bridge_logins_started_total"), "{text}");
 
     // With a listener of their own: not on the main listener at all.
-    let port = crate::support::spawn::free_port();
+    let port = sso_bridge_testing::spawn::free_port();
     let (bridge, mut process) = w
         .start_extra_bridge(|c| {
             c.replace(
@@ -932,5 +992,5 @@ async fn metrics_are_never_public_a_token_or_a_listener_of_their_own() {
         .unwrap();
     assert_eq!(own.status(), StatusCode::OK);
     assert!(own.text().await.unwrap().contains("sso_bridge_"));
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut process);
 }

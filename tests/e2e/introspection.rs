@@ -8,10 +8,10 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::browser::Browser;
-use crate::support::login::{login, person};
-use crate::support::matrix::LoggedIn;
-use crate::support::world::{TOKEN_CACHE_TTL_SECONDS, World, service_secret, world};
+use sso_bridge_testing::browser::Browser;
+use sso_bridge_testing::login::{login, person};
+use sso_bridge_testing::matrix::LoggedIn;
+use sso_bridge_testing::world::{TOKEN_CACHE_TTL_SECONDS, World, service_secret, world};
 
 fn basic(service: &str) -> String {
     format!(
@@ -464,12 +464,13 @@ async fn the_documented_nginx_snippet_protects_a_service() {
     let w = world();
     let _shared = w.bridge_lock.read().await;
     let session = logged_in("alice", "eng").await;
-    let snippet =
-        std::fs::read_to_string(crate::support::world::root().join("docs/nginx-forward-auth.conf"))
-            .expect("docs/nginx-forward-auth.conf");
+    let snippet = std::fs::read_to_string(
+        sso_bridge_testing::world::root().join("docs/nginx-forward-auth.conf"),
+    )
+    .expect("docs/nginx-forward-auth.conf");
     let (proxy_port, app_port) = (
-        crate::support::spawn::free_port(),
-        crate::support::spawn::free_port(),
+        sso_bridge_testing::spawn::free_port(),
+        sso_bridge_testing::spawn::free_port(),
     );
     let credentials = basic("proxy");
     let mut server = snippet.clone();
@@ -523,8 +524,8 @@ http {{
         .arg(&dir)
         .arg("-c")
         .arg(dir.join("nginx.conf"));
-    let mut nginx =
-        crate::support::spawn::spawn(nginx).expect("start nginx (scripts/setup.sh installs it)");
+    let mut nginx = sso_bridge_testing::spawn::spawn(nginx)
+        .expect("start nginx (scripts/setup.sh installs it)");
     let portal = format!("http://127.0.0.1:{proxy_port}/courses");
     let client = reqwest::Client::new();
     let mut answer = None;
@@ -574,5 +575,5 @@ http {{
             .unwrap()
             .starts_with(&format!("user={} ", session.user_id))
     );
-    crate::support::spawn::stop(&mut nginx);
+    sso_bridge_testing::spawn::stop(&mut nginx);
 }

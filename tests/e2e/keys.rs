@@ -5,9 +5,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::browser::Browser;
-use crate::support::login::{login, person};
-use crate::support::world::{World, world};
+use sso_bridge_testing::browser::Browser;
+use sso_bridge_testing::login::{login, person};
+use sso_bridge_testing::world::{World, world};
 
 /// Seconds between publishing the new key and signing with it: enough for the
 /// bridge to re-read its keys (5 s) and for one login in between.

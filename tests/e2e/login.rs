@@ -7,10 +7,10 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::support::browser::{Browser, hidden, query_values};
-use crate::support::login::{NO_PICKER, continue_login, full_login, person, start_url};
-use crate::support::matrix::{login_with_token, token_and_homeserver, whoami};
-use crate::support::world::{TRUSTED_CLIENT, world};
+use sso_bridge_testing::browser::{Browser, hidden, query_values};
+use sso_bridge_testing::login::{NO_PICKER, continue_login, full_login, person, start_url};
+use sso_bridge_testing::matrix::{login_with_token, token_and_homeserver, whoami};
+use sso_bridge_testing::world::{TRUSTED_CLIENT, world};
 
 #[tokio::test]
 async fn login_through_the_picker_for_both_departments() {
@@ -843,7 +843,7 @@ pub(crate) async fn browser_script(script: &str, env: &[(&str, &str)]) -> serde_
     let mut command = tokio::process::Command::new("node");
     command
         .arg(
-            crate::support::world::root()
+            sso_bridge_testing::world::root()
                 .join("tests/peers/browser")
                 .join(script),
         )
@@ -871,7 +871,7 @@ async fn fallback_in_chromium(hooks: &str, via: &str) -> serde_json::Value {
         "fallback.mjs",
         &[
             ("USERNAME", "alice"),
-            ("PASSWORD", crate::support::world::PASSWORD),
+            ("PASSWORD", sso_bridge_testing::world::PASSWORD),
             ("DEPARTMENT", "eng"),
             ("HOOKS", hooks),
         ],
@@ -1107,7 +1107,7 @@ async fn pages_show_the_university_in_their_header_and_department_names_in_the_p
     // The picker's search finds a department by its name in either language.
     let browser = Browser::new();
     let start = browser.get(&start_url(w, None, TRUSTED_CLIENT)).await;
-    let flow = crate::support::browser::hidden(&start, "flow").unwrap();
+    let flow = sso_bridge_testing::browser::hidden(&start, "flow").unwrap();
     let found = browser
         .get(&format!(
             "{}_sso_bridge/pick?flow={flow}&q=ing%C3%A9nierie",
@@ -1190,7 +1190,7 @@ async fn after_a_refusal_start_again_in_chromium_ends_in_a_login_at_another_depa
     let reached = Url::parse(result["reached"].as_str().unwrap()).unwrap();
     let (token, homeserver) = token_and_homeserver(&reached);
     assert_eq!(homeserver, w.eng.client_url(), "{result}");
-    let logged_in = crate::support::matrix::login_with_token(&homeserver, &token)
+    let logged_in = sso_bridge_testing::matrix::login_with_token(&homeserver, &token)
         .await
         .unwrap();
     assert_eq!(logged_in.user_id, "@alice:eng.test");

@@ -7,10 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::browser::Browser;
-use crate::support::login::{login, person};
-use crate::support::matrix::LoggedIn;
-use crate::support::world::{World, world};
+use sso_bridge_testing::browser::Browser;
+use sso_bridge_testing::login::{login, person};
+use sso_bridge_testing::matrix::LoggedIn;
+use sso_bridge_testing::world::{World, world};
 
 /// `whoami` at the token's homeserver: the status and the JSON answer.
 pub(crate) async fn whoami_status(session: &LoggedIn) -> (StatusCode, Value) {
@@ -127,7 +127,7 @@ async fn log_out_at_the_idp(browser: &Browser) {
     let w = world();
     let page = browser.get(&format!("{}/session/end", w.idp_url)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let xsrf = crate::support::browser::hidden(&page, "xsrf")
+    let xsrf = sso_bridge_testing::browser::hidden(&page, "xsrf")
         .unwrap_or_else(|| panic!("the IdP's logout form: {}", page.body));
     let done = browser
         .post_form(
@@ -189,7 +189,7 @@ async fn the_idps_logout_ends_the_persons_sessions_in_every_department() {
 fn idp_key() -> rsa::RsaPrivateKey {
     let jwks: Value = serde_json::from_str(
         &std::fs::read_to_string(
-            crate::support::world::root().join("tests/peers/oidc-idp/jwks.json"),
+            sso_bridge_testing::world::root().join("tests/peers/oidc-idp/jwks.json"),
         )
         .unwrap(),
     )
@@ -402,7 +402,7 @@ async fn saml_idp_logout(
     username: &'static str,
     binding: &str,
     sign: &str,
-) -> crate::support::browser::Page {
+) -> sso_bridge_testing::browser::Page {
     let w = world();
     browser
         .drive(
@@ -561,5 +561,5 @@ async fn two_instances_on_one_database_send_each_queued_logout_exactly_once() {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let total = delivered(w.bridge_url.clone()).await - before + delivered(second.clone()).await;
     assert_eq!(total, 6.0, "no delivery sent twice");
-    crate::support::spawn::stop(&mut process);
+    sso_bridge_testing::spawn::stop(&mut process);
 }

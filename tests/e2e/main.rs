@@ -4,9 +4,6 @@
 //! (`scripts/test.sh`).
 #![cfg(feature = "peers")]
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod acs_flood;
 mod clients;
 mod doctor;

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 pub const BASE: &str = "http://127.0.0.1:8008/";
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/saml")
-        .join(name)
+    crate::paths::root().join("tests/fixtures/saml").join(name)
 }
 
 /// With the IdP metadata file `metadata` (in the fixtures), the database URL and

@@ -1,7 +1,5 @@
 //! Helpers shared by the benchmarks: the actix-web "hello" ceiling, running
-//! `wrk` and reading its figures, and a process's resident memory. Included by
-//! each benchmark with `#[path = "common/mod.rs"] mod common;`.
-#![allow(dead_code)]
+//! `wrk` and reading its figures, and a process's resident memory.
 
 use std::path::Path;
 use std::process::Command;
@@ -82,7 +80,8 @@ where
             .await
         })
     });
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // No wait for the server: the socket listens already, so connections
+    // queue until its workers accept them.
     port
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use url::Url;
 
-use super::browser::query_values;
+use crate::browser::query_values;
 
 pub struct LoggedIn {
     pub user_id: String,

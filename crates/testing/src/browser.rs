@@ -9,7 +9,7 @@ use reqwest::cookie::Jar;
 use scraper::{Html, Selector};
 use url::Url;
 
-use super::world::PASSWORD;
+use crate::world::PASSWORD;
 
 pub struct Browser {
     pub client: reqwest::Client,

@@ -2,9 +2,10 @@
 
 use url::Url;
 
-use super::browser::{Browser, Person};
-use super::matrix::{LoggedIn, login_with_token, token_and_homeserver, whoami};
-use super::world::{TRUSTED_CLIENT, World, world};
+use crate::browser::{Browser, Person};
+use crate::homeserver::Homeserver;
+use crate::matrix::{LoggedIn, token_and_homeserver, whoami};
+use crate::world::{TRUSTED_CLIENT, World, world};
 
 pub fn person(username: &'static str, department: &'static str) -> Person {
     Person {
@@ -51,7 +52,12 @@ async fn login_from(browser: &Browser, from: &str, who: &Person) -> LoggedIn {
     let final_url = browser.drive(from, who, TRUSTED_CLIENT).await.reached();
     let (token, homeserver) = token_and_homeserver(&final_url);
     w.assert_not_logged(&token, "the loginToken");
-    let logged_in = login_with_token(&homeserver, &token)
+    let synapse = [&w.eng, &w.hist, &w.phys]
+        .into_iter()
+        .find(|s| s.client_url() == homeserver)
+        .unwrap_or_else(|| panic!("`homeserver` {homeserver} is none of the test Synapses"));
+    let logged_in = synapse
+        .login_with_token(&token)
         .await
         .unwrap_or_else(|e| panic!("m.login.token at {homeserver} failed: {e:?}"));
     assert_eq!(

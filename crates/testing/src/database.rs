@@ -67,7 +67,7 @@ fn as_postgres(program: PathBuf) -> Command {
 fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = crate::paths::root();
         // Clusters of finished test processes are left behind: remove them.
         if let Ok(entries) = std::fs::read_dir(root.join("target/postgres")) {
             for entry in entries.flatten() {
@@ -97,7 +97,7 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(name: &str) -> Cluster {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = crate::paths::root();
         let dir = root.join(format!("target/postgres/{}/{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("postgres dir");
@@ -118,7 +118,7 @@ impl Cluster {
             .expect("run initdb");
         assert!(status.success(), "initdb failed");
         let cluster = Cluster {
-            port: super::spawn::free_port(),
+            port: crate::spawn::free_port(),
             dir,
             server: Mutex::new(None),
         };
@@ -143,7 +143,7 @@ impl Cluster {
             .args(["-c", "max_connections=300"])
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log));
-        let server = super::spawn::spawn(server).expect("start PostgreSQL");
+        let server = crate::spawn::spawn(server).expect("start PostgreSQL");
         *self.server.lock().expect("lock") = Some(server);
         let deadline = Instant::now() + Duration::from_secs(30);
         // Accepting connections is not yet ready to serve: wait for a query to pass.

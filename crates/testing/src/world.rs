@@ -6,7 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::spawn::{free_port, spawn, stop};
+use crate::homeserver::Homeserver;
+use crate::matrix::{LoggedIn, login_with_token};
+use crate::spawn::{free_port, spawn, stop};
 
 pub const UPSTREAM_CLIENT_SECRET: &str = "upstream-client-secret";
 pub const PASSWORD: &str = "correct horse";
@@ -55,7 +57,8 @@ pub async fn metrics_text(bridge_url: &str) -> String {
         .expect("metrics text")
 }
 
-pub struct Homeserver {
+/// A department's real Synapse, configured by `sso-bridge homeserver-config`.
+pub struct Synapse {
     pub id: &'static str,
     /// As configured at the bridge, with a trailing slash.
     pub url: String,
@@ -63,10 +66,28 @@ pub struct Homeserver {
     pub client_secret: String,
 }
 
-impl Homeserver {
+impl Synapse {
     /// What clients are given as `homeserver` and `well_known` base URL.
     pub fn client_url(&self) -> &str {
         self.url.trim_end_matches('/')
+    }
+}
+
+impl Homeserver for Synapse {
+    fn department(&self) -> &str {
+        self.id
+    }
+
+    fn base_url(&self) -> &str {
+        &self.url
+    }
+
+    fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+
+    async fn login_with_token(&self, token: &str) -> Result<LoggedIn, (u16, serde_json::Value)> {
+        login_with_token(Synapse::client_url(self), token).await
     }
 }
 
@@ -75,10 +96,10 @@ pub struct World {
     pub bridge_url: String,
     pub idp_url: String,
     pub config_path: PathBuf,
-    pub eng: Homeserver,
-    pub hist: Homeserver,
+    pub eng: Synapse,
+    pub hist: Synapse,
     /// Served by the SAML2 IdP.
-    pub phys: Homeserver,
+    pub phys: Synapse,
     pub saml_idp_url: String,
     /// The second bridge instance, in `token_login = "redirect"` mode.
     pub redirect_bridge_url: String,
@@ -94,9 +115,7 @@ pub struct World {
     pub bridge_lock: tokio::sync::RwLock<()>,
 }
 
-pub fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+pub use crate::paths::root;
 
 fn venv_python() -> PathBuf {
     root().join(".peers/venv/bin/python")
@@ -135,7 +154,7 @@ fn start_world() -> World {
         (free_port(), free_port(), free_port(), free_port());
     let (saml_port, phys_port, redis_port) = (free_port(), free_port(), free_port());
     let saml_idp_url = format!("http://127.0.0.1:{saml_port}");
-    let phys = Homeserver {
+    let phys = Synapse {
         id: "phys",
         url: format!("http://127.0.0.1:{phys_port}/"),
         server_name: "phys.test".into(),
@@ -147,13 +166,13 @@ fn start_world() -> World {
     let redirect_bridge_port = free_port();
     let redirect_bridge_url = format!("http://127.0.0.1:{redirect_bridge_port}/");
     let login_bridge_port = free_port();
-    let eng = Homeserver {
+    let eng = Synapse {
         id: "eng",
         url: format!("http://127.0.0.1:{eng_port}/"),
         server_name: "eng.test".into(),
         client_secret: "eng-client-secret-0123456789".into(),
     };
-    let hist = Homeserver {
+    let hist = Synapse {
         id: "hist",
         url: format!("http://127.0.0.1:{hist_port}/"),
         server_name: "hist.test".into(),
@@ -237,7 +256,7 @@ fn start_world() -> World {
             .status()
             .expect("run configure.py");
         assert!(status.success(), "configuring Synapse {} failed", hs.id);
-        let overlay = Command::new(env!("CARGO_BIN_EXE_sso-bridge"))
+        let overlay = Command::new(crate::paths::bridge_binary())
             .args([
                 "homeserver-config",
                 "--config",
@@ -291,7 +310,7 @@ fn start_world() -> World {
         "the bridge",
         &dir.join("bridge.log"),
     ));
-    let sp_metadata = Command::new(env!("CARGO_BIN_EXE_sso-bridge"))
+    let sp_metadata = Command::new(crate::paths::bridge_binary())
         .args([
             "saml-metadata",
             "--config",
@@ -368,7 +387,7 @@ fn bridge_config(
     port: u16,
     idp_url: &str,
     redis_port: u16,
-    homeservers: &[&Homeserver],
+    homeservers: &[&Synapse],
 ) -> String {
     let mut config = format!(
         r#"public_base_url = "http://127.0.0.1:{port}/"
@@ -480,7 +499,7 @@ server_name = "{server_name}"
 /// One database for all the bridge instances of this run (they share it).
 fn database_url(dir: &Path) -> String {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| super::database::url(&format!("sqlite:{}", dir.join("bridge.db").display())))
+    URL.get_or_init(|| crate::database::url(&format!("sqlite:{}", dir.join("bridge.db").display())))
         .clone()
 }
 
@@ -494,7 +513,7 @@ fn start_bridge_process_with(dir: &Path, config: &Path, env: &[(&str, &str)]) ->
         .append(true)
         .open(dir.join("bridge.log"))
         .expect("bridge log");
-    let mut bridge = Command::new(env!("CARGO_BIN_EXE_sso-bridge"));
+    let mut bridge = Command::new(crate::paths::bridge_binary());
     bridge
         .args(["serve", "--config", &config.to_string_lossy()])
         .env("SSO_BRIDGE_LOG", "info,sso_bridge=debug,sqlx=warn")
@@ -668,7 +687,7 @@ impl World {
             .sum()
     }
 
-    pub fn homeserver(&self, id: &str) -> &Homeserver {
+    pub fn homeserver(&self, id: &str) -> &Synapse {
         match id {
             "eng" => &self.eng,
             "hist" => &self.hist,
