@@ -56,32 +56,32 @@ fn login_page(error: &FlowError) -> Row<'_> {
     let text = |value: &dyn std::fmt::Display| Fill::Text(value.to_string());
     let (status, words, fill, way_on) = match error {
         F::HomeserverUnavailable { department, resume, .. }
-                                   => (S::SERVICE_UNAVAILABLE, &words::HOMESERVER_DOWN,       Fill::Department(department), TryAgain(resume.as_str())),
+                                   => (S::SERVICE_UNAVAILABLE, &words::HOMESERVER_DOWN,          Fill::Department(department),                 TryAgain(resume.as_str())),
         F::IdpUnavailable { department, resume }
-                                   => (S::SERVICE_UNAVAILABLE, &words::IDP_UNAVAILABLE,       Fill::Department(department), TryAgain(resume.as_str())),
+                                   => (S::SERVICE_UNAVAILABLE, &words::IDP_UNAVAILABLE,          Fill::Department(department),                 TryAgain(resume.as_str())),
         F::Saml(SamlError::NoMetadata)
-                                   => (S::SERVICE_UNAVAILABLE, &words::IDP_METADATA_MISSING,  Fill::Nothing,                Nothing),
-        F::UnknownDepartment(id)   => (S::NOT_FOUND,           &words::UNKNOWN_DEPARTMENT,    text(id),                     GoBack),
-        F::BadRedirect(e)          => (S::BAD_REQUEST,         &words::BAD_REDIRECT_URL,      text(e),                      Nothing),
-        F::NoBrowserSession        => (S::BAD_REQUEST,         &words::NO_COOKIE,             Fill::Nothing,                Nothing),
-        F::Expired                 => (S::BAD_REQUEST,         &words::EXPIRED,               Fill::Nothing,                Nothing),
-        F::WrongBrowser            => (S::FORBIDDEN,           &words::WRONG_BROWSER,         Fill::Nothing,                Nothing),
-        F::OutOfOrder              => (S::CONFLICT,            &words::OUT_OF_ORDER,          Fill::Nothing,                Nothing),
+                                   => (S::SERVICE_UNAVAILABLE, &words::IDP_METADATA_MISSING,     Fill::Nothing,                                Nothing),
+        F::UnknownDepartment(id)   => (S::NOT_FOUND,           &words::UNKNOWN_DEPARTMENT,       text(id),                                     GoBack),
+        F::BadRedirect(e)          => (S::BAD_REQUEST,         &words::BAD_REDIRECT_URL,         text(e),                                      Nothing),
+        F::NoBrowserSession        => (S::BAD_REQUEST,         &words::NO_COOKIE,                Fill::Nothing,                                Nothing),
+        F::Expired                 => (S::BAD_REQUEST,         &words::EXPIRED,                  Fill::Nothing,                                Nothing),
+        F::WrongBrowser            => (S::FORBIDDEN,           &words::WRONG_BROWSER,            Fill::Nothing,                                Nothing),
+        F::OutOfOrder              => (S::CONFLICT,            &words::OUT_OF_ORDER,             Fill::Nothing,                                Nothing),
         F::NotAMember { department, .. }
-                                   => (S::FORBIDDEN,           &words::NOT_A_MEMBER,          Fill::DepartmentOrAny(department.as_deref()), GoBack),
-        F::UpstreamDenied(_)       => (S::FORBIDDEN,           &words::IDP_DENIED,            Fill::Nothing,                Nothing),
+                                   => (S::FORBIDDEN,           &words::NOT_A_MEMBER,             Fill::DepartmentOrAny(department.as_deref()), GoBack),
+        F::UpstreamDenied(_)       => (S::FORBIDDEN,           &words::IDP_DENIED,               Fill::Nothing,                                Nothing),
         F::Upstream(UpstreamError::Unavailable(_))
-                                   => (S::BAD_GATEWAY,         &words::IDP_NOT_ANSWERING,     Fill::Nothing,                Nothing),
-        F::Saml(SamlError::Replay) => (S::BAD_REQUEST,         &words::ANSWER_REPLAYED,       Fill::Nothing,                Nothing),
-        F::Saml(SamlError::Busy)   => (S::SERVICE_UNAVAILABLE, &words::TOO_BUSY,              Fill::Nothing,                Nothing),
-        F::Upstream(_)             => (S::BAD_GATEWAY,         &words::ANSWER_UNVERIFIED,     Fill::Nothing,                Nothing),
-        F::Saml(_)                 => (S::BAD_REQUEST,         &words::ANSWER_UNVERIFIED,     Fill::Nothing,                Nothing),
+                                   => (S::BAD_GATEWAY,         &words::IDP_NOT_ANSWERING,        Fill::Nothing,                                Nothing),
+        F::Saml(SamlError::Replay) => (S::BAD_REQUEST,         &words::ANSWER_REPLAYED,          Fill::Nothing,                                Nothing),
+        F::Saml(SamlError::Busy)   => (S::SERVICE_UNAVAILABLE, &words::TOO_BUSY,                 Fill::Nothing,                                Nothing),
+        F::Upstream(_)             => (S::BAD_GATEWAY,         &words::ANSWER_UNVERIFIED,        Fill::Nothing,                                Nothing),
+        F::Saml(_)                 => (S::BAD_REQUEST,         &words::ANSWER_UNVERIFIED,        Fill::Nothing,                                Nothing),
         F::Mapping(MappingError::Store(_)) | F::Store(_) | F::Provider(_)
-                                   => (S::SERVICE_UNAVAILABLE, &words::INTERNAL_PROBLEM,      Fill::Nothing,                Nothing),
-        F::Mapping(e)              => (S::FORBIDDEN,           &words::NO_ACCOUNT,            text(e),                      Nothing),
+                                   => (S::SERVICE_UNAVAILABLE, &words::INTERNAL_PROBLEM,         Fill::Nothing,                                Nothing),
+        F::Mapping(e)              => (S::FORBIDDEN,           &words::NO_ACCOUNT,               text(e),                                      Nothing),
         // Unless it goes back to the homeserver by redirect (see `from_flow`).
-        F::Authorize(e)            => (S::BAD_REQUEST,         &words::BAD_AUTHORIZE_REQUEST, text(e),                      Nothing),
-        F::BadLoginToken           => (S::BAD_GATEWAY,         &words::NO_LOGIN_FROM_HOMESERVER, Fill::Nothing,             Nothing),
+        F::Authorize(e)            => (S::BAD_REQUEST,         &words::BAD_AUTHORIZE_REQUEST,    text(e),                                      Nothing),
+        F::BadLoginToken           => (S::BAD_GATEWAY,         &words::NO_LOGIN_FROM_HOMESERVER, Fill::Nothing,                                Nothing),
         // The page of its cause; `from_flow` adds "Start again".
         F::Ended { cause, .. }     => return login_page(cause),
     };
