@@ -10,8 +10,7 @@ use actix_web::{HttpResponse, ResponseError, web};
 
 use super::client_address::{client_address, limit_key};
 use super::error::HttpError;
-use super::i18n::Lang;
-use super::words;
+use super::error_pages::EdgePage;
 use crate::rate_limit::{Rate, RetryAfter};
 use crate::services::Services;
 
@@ -141,28 +140,10 @@ pub fn log_refusal(services: &Services, limit: &str, retry: RetryAfter) {
     }
 }
 
-/// "1 second", "2 seconds".
-fn seconds(count: u64, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
-}
-
 fn refusal(limited: Limited, retry: RetryAfter) -> HttpResponse {
     let mut response = match limited {
         Limited::Login | Limited::SamlAcs => {
-            let l = Lang::current();
-            HttpError::page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &words::TOO_MANY_ATTEMPTS.in_lang(l),
-                words::TOO_MANY_LOGINS_CAME_FROM_YOUR.fill(
-                    l,
-                    seconds(
-                        retry.0,
-                        &words::SECOND.in_lang(l),
-                        &words::SECONDS.in_lang(l),
-                    ),
-                ),
-            )
-            .error_response()
+            HttpError::from(EdgePage::TooManyLogins(retry.0)).error_response()
         }
         Limited::MatrixLogin => HttpResponse::TooManyRequests().json(serde_json::json!({
             "errcode": "M_LIMIT_EXCEEDED",
@@ -182,13 +163,4 @@ fn refusal(limited: Limited, retry: RetryAfter) -> HttpResponse {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn one_second_is_singular() {
-        assert_eq!(super::seconds(1, "second", "seconds"), "1 second");
-        assert_eq!(super::seconds(2, "second", "seconds"), "2 seconds");
-    }
 }

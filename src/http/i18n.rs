@@ -188,7 +188,88 @@ static FR: Texts = Texts {
 
 #[cfg(test)]
 mod tests {
-    use super::Lang;
+    use super::{Lang, Texts};
+
+    /// Every text of `t`. No `..` in the pattern: a new field must be listed
+    /// here, so the test below sees it in every language.
+    fn every_text(t: &Texts) -> [&'static str; 28] {
+        let Texts {
+            lang,
+            brand,
+            choose_department,
+            picker_lead,
+            last_time,
+            email_heading,
+            email_label,
+            continue_button,
+            list_heading,
+            search_label,
+            search_button,
+            count_template,
+            no_match,
+            show_all,
+            go_back_hint,
+            reference_label,
+            try_again,
+            start_again,
+            confirm_title,
+            confirm_access,
+            confirm_warning,
+            confirm_button,
+            fallback_title,
+            fallback_lead,
+            fallback_button,
+            fallback_waiting,
+            fallback_no_app,
+            email_placeholder_name,
+        } = t;
+        [
+            lang,
+            brand,
+            choose_department,
+            picker_lead,
+            last_time,
+            email_heading,
+            email_label,
+            continue_button,
+            list_heading,
+            search_label,
+            search_button,
+            count_template,
+            no_match,
+            show_all,
+            go_back_hint,
+            reference_label,
+            try_again,
+            start_again,
+            confirm_title,
+            confirm_access,
+            confirm_warning,
+            confirm_button,
+            fallback_title,
+            fallback_lead,
+            fallback_button,
+            fallback_waiting,
+            fallback_no_app,
+            email_placeholder_name,
+        ]
+    }
+
+    /// `{}`, `{n}`, `{total}`: the placeholders of a text, in order.
+    fn placeholders(text: &str) -> Vec<&str> {
+        text.match_indices('{')
+            .map(|(at, _)| &text[at..=text[at..].find('}').map_or(at, |end| at + end)])
+            .collect()
+    }
+
+    #[test]
+    fn every_text_has_every_language_and_the_same_placeholders() {
+        let english = every_text(Lang::En.texts());
+        for (en, fr) in english.iter().zip(every_text(Lang::Fr.texts())) {
+            assert!(!en.trim().is_empty() && !fr.trim().is_empty(), "{en}");
+            assert_eq!(placeholders(en), placeholders(fr), "{fr}");
+        }
+    }
 
     #[test]
     fn the_department_count_fills_both_numbers_in_each_language() {

@@ -6,8 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::error::HttpError;
-use super::i18n::Lang;
-use super::words;
+use super::error_pages::EdgePage;
 use super::{cookies, picker, respond};
 use crate::flow::{self, StartRequest};
 use crate::services::Services;
@@ -61,11 +60,7 @@ pub async fn sso_redirect(
     if let Some(id) = &idp
         && services.config.department(id).is_none()
     {
-        return Err(HttpError::page(
-            StatusCode::NOT_FOUND,
-            &words::UNKNOWN_DEPARTMENT.in_lang(Lang::current()),
-            words::THERE_IS_NO_DEPARTMENT_CALLED_AT.fill(Lang::current(), id),
-        ));
+        return Err(EdgePage::UnknownDepartmentInLink(id.clone()).into());
     }
     let (browser, cookie) = cookies::browser_secret_or_new(&services, &request);
     let next = flow::start(

@@ -9,6 +9,7 @@ mod context;
 mod cookies;
 mod demo;
 pub mod error;
+mod error_pages;
 mod fallback;
 mod form_body;
 mod headers;
@@ -38,6 +39,7 @@ use actix_web::{App, HttpServer, web};
 use crate::routes;
 use crate::services::Services;
 use error::HttpError;
+use error_pages::EdgePage;
 use headers::PageCsp;
 
 /// Request bodies the bridge accepts are small forms…
@@ -52,20 +54,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::FormConfig::default()
             .limit(limit)
             .error_handler(move |e, _| {
-                let status = match e {
-                    actix_web::error::UrlencodedError::Overflow { .. } => {
-                        StatusCode::PAYLOAD_TOO_LARGE
-                    }
-                    _ => StatusCode::BAD_REQUEST,
-                };
+                let too_large = matches!(e, actix_web::error::UrlencodedError::Overflow { .. });
                 if page {
-                    HttpError::page(
-                        status,
-                        "This form could not be read",
-                        format!("{e}. Go back and try again."),
-                    )
+                    HttpError::from(EdgePage::UnreadableForm {
+                        why: e.to_string(),
+                        too_large,
+                    })
                     .into()
                 } else {
+                    let status = if too_large {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    };
                     HttpError::OAuth {
                         status,
                         error: "invalid_request",
@@ -78,17 +79,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             })
     };
     cfg.app_data(web::QueryConfig::default().error_handler(|e, req| {
-        if req.path().starts_with(routes::CLIENT_API_PREFIX) && !req.path().contains("/login/sso/") {
+        if req.path().starts_with(routes::CLIENT_API_PREFIX) && !req.path().contains("/login/sso/")
+        {
             HttpError::matrix(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", e.to_string()).into()
         } else {
-            HttpError::page(StatusCode::BAD_REQUEST, "This address is not valid", format!("The address is missing something or has a wrong value ({e}). Start again from your Matrix app.")).into()
+            HttpError::from(EdgePage::InvalidAddress(e.to_string())).into()
         }
     }))
     // Token validation for university services: the hottest paths, so first.
     // Routes are tried in order and a route with a `{…}` segment is matched
     // with a regex, so every static route comes before every dynamic one.
-    .route(routes::INTROSPECT, web::post().to(introspection::introspect))
-    .route(routes::FORWARD_AUTH, web::get().to(introspection::forward_auth));
+    .route(
+        routes::INTROSPECT,
+        web::post().to(introspection::introspect),
+    )
+    .route(
+        routes::FORWARD_AUTH,
+        web::get().to(introspection::forward_auth),
+    );
     // Matrix front door, spelled out per API version (no regex on the way to it).
     for version in routes::API_VERSIONS {
         cfg.service(

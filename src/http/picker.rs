@@ -7,9 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::error::HttpError;
+use super::error_pages::EdgePage;
 use super::i18n::Lang;
 use super::pages::{DepartmentView, PickerPage, UrlSafe, html};
-use super::words;
 use super::{cookies, respond};
 use crate::config::Department;
 use crate::flow::{self, FlowError};
@@ -164,11 +164,9 @@ pub async fn choose(
     )
     .await
     .map_err(|e| match (e, email) {
-        (FlowError::UnknownDepartment(domain), Some(_)) => HttpError::page(
-            StatusCode::NOT_FOUND,
-            &words::NO_DEPARTMENT_USES_THIS_E_MAIL.in_lang(Lang::current()),
-            words::NO_DEPARTMENT_HERE_HAS_E_MAIL.fill(Lang::current(), &domain),
-        ),
+        (FlowError::UnknownDepartment(domain), Some(_)) => {
+            EdgePage::NoDepartmentForEmail(domain).into()
+        }
         (e, _) => HttpError::from_flow(&services, e),
     })?;
     let chosen = form

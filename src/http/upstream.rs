@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::error::HttpError;
-use super::words;
+use super::error_pages::EdgePage;
 use super::{cookies, respond};
 use crate::flow::{self, CallbackParams};
 use crate::services::Services;
@@ -91,11 +91,7 @@ pub async fn saml_metadata(
         .ok_or_else(HttpError::not_found_page)?;
     let xml = idp.sp_metadata().await.map_err(|e| {
         tracing::error!(error = %e, "cannot render SP metadata");
-        HttpError::page(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "Metadata unavailable",
-            "The service provider metadata could not be produced; see the bridge's log.",
-        )
+        HttpError::from(EdgePage::SpMetadataUnavailable)
     })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/samlmetadata+xml"))
@@ -196,21 +192,12 @@ async fn saml_slo(
         return Err(HttpError::not_found_page());
     }
     let services = services.into_inner();
-    let l = super::i18n::Lang::current();
     match crate::logout::upstream::saml_logout(&services.logout(), upstream_id, binding).await {
         Ok(Some(idp)) => Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, idp.as_str()))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish()),
-        Ok(None) => Err(HttpError::page(
-            actix_web::http::StatusCode::OK,
-            &words::YOU_ARE_SIGNED_OUT.in_lang(l),
-            words::YOUR_MATRIX_SESSIONS_FROM_THIS_UNIVERSITY.in_lang(l),
-        )),
-        Err(_) => Err(HttpError::page(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            &words::THIS_SIGN_OUT_REQUEST_COULD_NOT.in_lang(l),
-            words::THE_SIGN_OUT_REQUEST_FROM_THE.in_lang(l),
-        )),
+        Ok(None) => Err(EdgePage::SignedOut.into()),
+        Err(_) => Err(EdgePage::SignOutRefused.into()),
     }
 }
