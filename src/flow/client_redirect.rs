@@ -22,7 +22,7 @@ pub enum RedirectUrlError {
 /// Longer than any client's callback; a cap keeps stored flows and pages small.
 pub const MAX_LENGTH: usize = 2_048;
 
-/// Schemes that name documents or network ctx, never an app waiting for a
+/// Schemes that name documents or network services, never an app waiting for a
 /// login: refused. Web clients use http(s); native apps use their own
 /// private-use scheme (RFC 8252 §7.1: `im.vector.app:/…`, `element://…`).
 const FORBIDDEN_SCHEMES: &[&str] = &[

@@ -31,7 +31,7 @@ mod to_upstream;
 pub use authorize::authorize;
 pub use browser::BrowserSecret;
 pub use callback::{CallbackParams, oidc_callback, saml_acs};
-pub use client_redirect::{ClientRedirect, RedirectUrlError};
+pub use client_redirect::{ClientRedirect, MAX_LENGTH as REDIRECT_MAX_LENGTH, RedirectUrlError};
 pub use complete::{complete, confirm};
 pub use context::FlowContext;
 pub use error::FlowError;

@@ -11,7 +11,8 @@ use super::error::HttpError;
 use super::i18n::Lang;
 use super::words::{self, PageWords};
 use crate::config::Config;
-use crate::flow::FlowError;
+use crate::config::TemplateError;
+use crate::flow::{FlowError, REDIRECT_MAX_LENGTH, RedirectUrlError};
 use crate::identity::MappingError;
 use crate::provider::ProviderError;
 use crate::services::Services;
@@ -36,6 +37,8 @@ enum Fill<'a> {
     DepartmentOrAny(Option<&'a str>),
     /// A wait: "1 second", "2 seconds".
     Seconds(u64),
+    /// Why, in the page's language: a phrase, filled with the value when it has a `{}`.
+    Why(&'static words::Phrase, Option<String>),
 }
 
 /// The page's way on, besides the request id every error page shows.
@@ -62,7 +65,7 @@ fn login_page(error: &FlowError) -> Row<'_> {
         F::Saml(SamlError::NoMetadata)
                                    => (S::SERVICE_UNAVAILABLE, &words::IDP_METADATA_MISSING,     Fill::Nothing,                                Nothing),
         F::UnknownDepartment(id)   => (S::NOT_FOUND,           &words::UNKNOWN_DEPARTMENT,       text(id),                                     GoBack),
-        F::BadRedirect(e)          => (S::BAD_REQUEST,         &words::BAD_REDIRECT_URL,         text(e),                                      Nothing),
+        F::BadRedirect(e)          => (S::BAD_REQUEST,         &words::BAD_REDIRECT_URL,         redirect_why(e),                              Nothing),
         F::NoBrowserSession        => (S::BAD_REQUEST,         &words::NO_COOKIE,                Fill::Nothing,                                Nothing),
         F::Expired                 => (S::BAD_REQUEST,         &words::EXPIRED,                  Fill::Nothing,                                Nothing),
         F::WrongBrowser            => (S::FORBIDDEN,           &words::WRONG_BROWSER,            Fill::Nothing,                                Nothing),
@@ -78,7 +81,7 @@ fn login_page(error: &FlowError) -> Row<'_> {
         F::Saml(_)                 => (S::BAD_REQUEST,         &words::ANSWER_UNVERIFIED,        Fill::Nothing,                                Nothing),
         F::Mapping(MappingError::Store(_)) | F::Store(_) | F::Provider(_)
                                    => (S::SERVICE_UNAVAILABLE, &words::INTERNAL_PROBLEM,         Fill::Nothing,                                Nothing),
-        F::Mapping(e)              => (S::FORBIDDEN,           &words::NO_ACCOUNT,               text(e),                                      Nothing),
+        F::Mapping(e)              => (S::FORBIDDEN,           &words::NO_ACCOUNT,               account_why(e),                               Nothing),
         // Unless it goes back to the homeserver by redirect (see `from_flow`).
         F::Authorize(e)            => (S::BAD_REQUEST,         &words::BAD_AUTHORIZE_REQUEST,    text(e),                                      Nothing),
         F::BadLoginToken           => (S::BAD_GATEWAY,         &words::NO_LOGIN_FROM_HOMESERVER, Fill::Nothing,                                Nothing),
@@ -86,6 +89,40 @@ fn login_page(error: &FlowError) -> Row<'_> {
         F::Ended { cause, .. }     => return login_page(cause),
     };
     Row { status, words, fill, way_on }
+}
+
+/// Why a client's return address cannot be used, in words of the page's language.
+fn redirect_why(error: &RedirectUrlError) -> Fill<'static> {
+    use RedirectUrlError as R;
+    match error {
+        R::Missing => Fill::Why(&words::REDIRECT_MISSING, None),
+        R::Malformed => Fill::Why(&words::REDIRECT_MALFORMED, None),
+        R::ForbiddenScheme(scheme) => {
+            Fill::Why(&words::REDIRECT_FORBIDDEN_SCHEME, Some(scheme.clone()))
+        }
+        R::Credentials => Fill::Why(&words::REDIRECT_CREDENTIALS, None),
+        R::NoHost => Fill::Why(&words::REDIRECT_NO_HOST, None),
+        R::TooLong => Fill::Why(
+            &words::REDIRECT_TOO_LONG,
+            Some(REDIRECT_MAX_LENGTH.to_string()),
+        ),
+    }
+}
+
+/// Why no account can be made from what the IdP sent, in words of the page's language.
+fn account_why(error: &MappingError) -> Fill<'static> {
+    match error {
+        MappingError::Localpart(TemplateError::MissingClaim(claim)) => {
+            Fill::Why(&words::ACCOUNT_CLAIM_MISSING, Some(claim.clone()))
+        }
+        MappingError::Localpart(_) => Fill::Why(&words::ACCOUNT_TEMPLATE_UNUSABLE, None),
+        MappingError::EmptyLocalpart(name) => {
+            Fill::Why(&words::ACCOUNT_NAME_UNUSABLE, Some(name.clone()))
+        }
+        MappingError::Exhausted(name) => Fill::Why(&words::ACCOUNT_NAMES_TAKEN, Some(name.clone())),
+        // Shown as the internal problem it is (see `login_page`).
+        MappingError::Store(_) => Fill::Nothing,
+    }
 }
 
 /// The pages the edge shows for its own reasons, not a login's failure.
@@ -189,6 +226,8 @@ impl Row<'_> {
             Fill::DepartmentOrAny(Some(id)) => Some(department_name(config, id, lang)),
             Fill::DepartmentOrAny(None) => Some(words::ANY_DEPARTMENT.in_lang(lang)),
             Fill::Seconds(count) => Some(seconds(count, lang)),
+            Fill::Why(phrase, None) => Some(phrase.in_lang(lang)),
+            Fill::Why(phrase, Some(value)) => Some(phrase.fill(lang, &value)),
         };
         let say = |phrase: &words::Phrase| match &value {
             Some(value) => phrase.fill(lang, value),
@@ -334,6 +373,58 @@ mod tests {
                 "{error:?}"
             );
         }
+    }
+
+    /// Why a return address or an account cannot be used is said in the
+    /// page's language, every reason of the lower layers' errors included.
+    #[test]
+    fn the_reason_on_a_page_is_in_the_pages_language() {
+        let failures = [
+            RedirectUrlError::Missing,
+            RedirectUrlError::Malformed,
+            RedirectUrlError::ForbiddenScheme("javascript".into()),
+            RedirectUrlError::Credentials,
+            RedirectUrlError::NoHost,
+            RedirectUrlError::TooLong,
+        ]
+        .map(FlowError::BadRedirect)
+        .into_iter()
+        .chain(
+            [
+                MappingError::Localpart(TemplateError::MissingClaim("preferred_username".into())),
+                MappingError::Localpart(TemplateError::NoClaim("x".into())),
+                MappingError::EmptyLocalpart("...".into()),
+                MappingError::Exhausted("alice".into()),
+            ]
+            .map(FlowError::Mapping),
+        );
+        for error in failures {
+            // What the lower layer says (the log's words), without the flow's prefix.
+            let english = match &error {
+                FlowError::BadRedirect(e) => e.to_string(),
+                FlowError::Mapping(e) => e.to_string(),
+                _ => unreachable!(),
+            };
+            let page = |lang| match login_page(&error).into_page(lang, None, None) {
+                HttpError::Page { message, .. } => message,
+                other => panic!("{other:?}"),
+            };
+            let (en, fr) = (page(Lang::En), page(Lang::Fr));
+            assert_ne!(en, fr);
+            for (lang, text) in [("en", &en), ("fr", &fr)] {
+                // The technical sentence is for the log, never the page.
+                assert!(!text.contains(&english), "{lang}: {text}");
+            }
+        }
+        let page = login_page(&FlowError::BadRedirect(RedirectUrlError::TooLong)).into_page(
+            Lang::Fr,
+            None,
+            None,
+        );
+        let HttpError::Page { message, .. } = page else {
+            panic!()
+        };
+        assert!(message.contains("dépasse 2048 caractères"), "{message}");
     }
 
     #[test]

@@ -397,6 +397,70 @@ pub const SECONDS: Phrase = Phrase {
     fr: "secondes",
 };
 
+// Why a login's return address or account cannot be used: fill
+// [`BAD_REDIRECT_URL`] and [`NO_ACCOUNT`], in the page's language (the lower
+// layers' error kinds, translated at the edge).
+
+/// The client gave no return address.
+pub const REDIRECT_MISSING: Phrase = Phrase {
+    en: "no address was given",
+    fr: "aucune adresse n’a été donnée",
+};
+
+/// The return address is not a whole URL.
+pub const REDIRECT_MALFORMED: Phrase = Phrase {
+    en: "it is not a complete address",
+    fr: "ce n’est pas une adresse complète",
+};
+
+/// The return address uses a scheme that is never allowed. `{}`: the scheme.
+pub const REDIRECT_FORBIDDEN_SCHEME: Phrase = Phrase {
+    en: "addresses starting with “{}:” are never allowed",
+    fr: "les adresses commençant par « {}: » ne sont jamais acceptées",
+};
+
+/// The return address carries a user name or password.
+pub const REDIRECT_CREDENTIALS: Phrase = Phrase {
+    en: "it contains a user name or password",
+    fr: "elle contient un nom d’utilisateur ou un mot de passe",
+};
+
+/// The return address names no host.
+pub const REDIRECT_NO_HOST: Phrase = Phrase {
+    en: "it names no server",
+    fr: "elle ne nomme aucun serveur",
+};
+
+/// The return address is too long. `{}`: the limit, in characters.
+pub const REDIRECT_TOO_LONG: Phrase = Phrase {
+    en: "it is longer than {} characters",
+    fr: "elle dépasse {} caractères",
+};
+
+/// The IdP did not send a claim the user name is made from. `{}`: the claim.
+pub const ACCOUNT_CLAIM_MISSING: Phrase = Phrase {
+    en: "it did not send “{}”",
+    fr: "elle n’a pas envoyé « {} »",
+};
+
+/// The department's user-name template cannot be used (an operator's mistake).
+pub const ACCOUNT_TEMPLATE_UNUSABLE: Phrase = Phrase {
+    en: "this department’s rule for user names cannot be used",
+    fr: "la règle des noms d’utilisateur de ce département est inutilisable",
+};
+
+/// The user name from the IdP has nothing usable in a Matrix ID. `{}`: the name.
+pub const ACCOUNT_NAME_UNUSABLE: Phrase = Phrase {
+    en: "the user name “{}” has no character a Matrix ID can use",
+    fr: "le nom d’utilisateur « {} » n’a aucun caractère utilisable dans un identifiant Matrix",
+};
+
+/// Every suffixed variant of the user name is taken. `{}`: the name.
+pub const ACCOUNT_NAMES_TAKEN: Phrase = Phrase {
+    en: "no free user name is left near “{}”",
+    fr: "il ne reste aucun nom d’utilisateur libre proche de « {} »",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,7 +496,21 @@ mod tests {
         &SP_METADATA_UNAVAILABLE,
     ];
 
-    const FILLS: &[&Phrase] = &[&ANY_DEPARTMENT, &SECOND, &SECONDS];
+    const FILLS: &[&Phrase] = &[
+        &ANY_DEPARTMENT,
+        &SECOND,
+        &SECONDS,
+        &REDIRECT_MISSING,
+        &REDIRECT_MALFORMED,
+        &REDIRECT_FORBIDDEN_SCHEME,
+        &REDIRECT_CREDENTIALS,
+        &REDIRECT_NO_HOST,
+        &REDIRECT_TOO_LONG,
+        &ACCOUNT_CLAIM_MISSING,
+        &ACCOUNT_TEMPLATE_UNUSABLE,
+        &ACCOUNT_NAME_UNUSABLE,
+        &ACCOUNT_NAMES_TAKEN,
+    ];
 
     fn every_phrase() -> impl Iterator<Item = &'static Phrase> {
         PAGES
