@@ -10,24 +10,12 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::encoding::to_hex;
 use crate::random::Random;
 
 /// What the database keeps instead of a secret: hex SHA-256.
 pub fn hash_secret(secret: &str) -> String {
     to_hex(&Sha256::digest(secret.as_bytes()))
-}
-
-/// Lower-case hex. Written out because the `hex` crate's encoder goes one
-/// `char` at a time through an iterator, and ids and hashes are made on every
-/// login start and request.
-pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)]);
-        out.push(DIGITS[usize::from(byte & 0x0f)]);
-    }
-    String::from_utf8(out).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -120,13 +108,6 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_is_the_hex_crates_lower_case() {
-        let bytes: Vec<u8> = (0..=255).collect();
-        assert_eq!(to_hex(&bytes), hex::encode(&bytes));
-        assert_eq!(to_hex(&[]), "");
-    }
 
     #[test]
     fn pkce_matches_rfc7636_appendix_b() {

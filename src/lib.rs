@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod crypto;
 pub mod doctor;
+pub mod encoding;
 pub mod flow;
 pub mod homeserver;
 pub mod homeserver_config;

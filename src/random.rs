@@ -46,7 +46,7 @@ impl Random {
     pub fn id(&self) -> String {
         let mut buf = [0u8; 16];
         self.fill(&mut buf);
-        hex::encode(buf)
+        crate::encoding::to_hex(&buf)
     }
 
     /// A `rand` RNG for APIs that want one (key generation), seeded from this source.

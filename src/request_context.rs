@@ -38,7 +38,7 @@ impl RequestContext {
                         .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
             })
             .map(str::to_owned)
-            .unwrap_or_else(|| crate::crypto::to_hex(&rand::random::<[u8; 8]>()));
+            .unwrap_or_else(|| crate::encoding::to_hex(&rand::random::<[u8; 8]>()));
         Self {
             id,
             method,

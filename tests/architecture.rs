@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "foundations",
-        &["clock", "ids", "metrics", "outbound", "routes"],
+        &["clock", "encoding", "ids", "metrics", "outbound", "routes"],
     ),
     ("randomness", &["random"]),
     ("cryptography", &["crypto"]),

@@ -80,5 +80,5 @@ fn user_key(user_id: &str) -> String {
 }
 
 fn redis_key(key: &Key) -> String {
-    format!("{PREFIX}{}", crate::crypto::to_hex(key.as_slice()))
+    format!("{PREFIX}{}", crate::encoding::to_hex(key.as_slice()))
 }

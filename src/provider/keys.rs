@@ -313,7 +313,7 @@ async fn insert_new_key(
 }
 
 fn key_id(key: &RsaPrivateKey) -> String {
-    crate::crypto::to_hex(&Sha256::digest(key.n().to_bytes_be())[..8])
+    crate::encoding::to_hex(&Sha256::digest(key.n().to_bytes_be())[..8])
 }
 
 fn jwk(kid: &str, key: &RsaPrivateKey) -> serde_json::Value {
