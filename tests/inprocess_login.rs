@@ -37,6 +37,22 @@ async fn to_the_callback(browser: &TestBrowser, department: &str) -> Url {
 }
 
 /// The page says `words` (markup and entities aside).
+/// A login through the picker at `department` that reaches the client: where it arrived.
+async fn log_in(browser: &TestBrowser, department: &str) -> Url {
+    browser
+        .drive(&TestState::start_url(None), department, CLIENT)
+        .await
+        .reached()
+}
+
+/// A login through the picker at `department` that the bridge stops with a page.
+async fn stopped_at(browser: &TestBrowser, department: &str) -> Page {
+    browser
+        .drive(&TestState::start_url(None), department, CLIENT)
+        .await
+        .stopped()
+}
+
 fn assert_says(page: &Page, words: &str) {
     let text = page.answer.text_content();
     assert!(text.contains(words), "{words:?} is not on the page: {text}");
@@ -101,10 +117,7 @@ async fn the_same_person_logging_in_again_keeps_the_bridges_subject() {
     let state = TestState::start().await;
     for _ in 0..2 {
         let browser = state.browser();
-        let reached = browser
-            .drive(&TestState::start_url(None), "eng", CLIENT)
-            .await
-            .reached();
+        let reached = log_in(&browser, "eng").await;
         token_and_homeserver(&reached);
     }
     let subjects = state.eng.subjects();
@@ -144,10 +157,7 @@ async fn the_idp_refusing_the_login_ends_it_with_a_page_that_offers_to_start_aga
     let state = TestState::start().await;
     state.idp.misbehave(Misbehaviour::DeniesAtAuthorize);
     let browser = state.browser();
-    let page = browser
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .stopped();
+    let page = stopped_at(&browser, "eng").await;
     assert!(
         page.url
             .as_str()
@@ -165,10 +175,7 @@ async fn the_idp_refusing_the_login_ends_it_with_a_page_that_offers_to_start_aga
 
     // Starting again, with the IdP willing this time, logs in.
     state.idp.misbehave(Misbehaviour::None);
-    let reached = browser
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .reached();
+    let reached = log_in(&browser, "eng").await;
     token_and_homeserver(&reached);
 }
 
@@ -216,10 +223,7 @@ async fn a_member_of_another_department_is_refused_in_words_and_never_reaches_it
         .idp
         .log_in_as(ScriptedUser::member("u-hugo", "hugo", "hist"));
     let browser = state.browser();
-    let page = browser
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .stopped();
+    let page = stopped_at(&browser, "eng").await;
     assert_eq!(page.answer.status, 403);
     assert_eq!(
         page.answer.title(),
@@ -241,11 +245,7 @@ async fn a_missing_claim_is_refused_for_what_it_was_needed_for() {
     state
         .idp
         .log_in_as(ScriptedUser::member("u-nodept", "nodept", "eng").without("department"));
-    let page = state
-        .browser()
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .stopped();
+    let page = stopped_at(&state.browser(), "eng").await;
     assert_eq!(page.answer.status, 403);
     assert_eq!(
         page.answer.title(),
@@ -256,11 +256,7 @@ async fn a_missing_claim_is_refused_for_what_it_was_needed_for() {
     state
         .idp
         .log_in_as(ScriptedUser::member("u-noname", "noname", "eng").without("preferred_username"));
-    let page = state
-        .browser()
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .stopped();
+    let page = stopped_at(&state.browser(), "eng").await;
     assert_eq!(page.answer.status, 403);
     assert_eq!(page.answer.title(), "Your account cannot be set up");
     assert_says(
@@ -275,11 +271,7 @@ async fn id_tokens_with_another_nonce_or_audience_are_refused_in_the_flow() {
     for misbehaviour in [Misbehaviour::WrongNonce, Misbehaviour::WrongAudience] {
         let state = TestState::start().await;
         state.idp.misbehave(misbehaviour);
-        let page = state
-            .browser()
-            .drive(&TestState::start_url(None), "eng", CLIENT)
-            .await
-            .stopped();
+        let page = stopped_at(&state.browser(), "eng").await;
         assert_eq!(page.answer.status, 502, "{misbehaviour:?}");
         assert_eq!(
             page.answer.title(),
@@ -296,10 +288,7 @@ async fn the_token_endpoint_failing_shows_a_page_whose_start_again_begins_a_new_
     let state = TestState::start().await;
     state.idp.misbehave(Misbehaviour::TokenEndpointFails);
     let browser = state.browser();
-    let page = browser
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .stopped();
+    let page = stopped_at(&browser, "eng").await;
     assert_eq!(page.answer.status, 502, "{}", page.answer.body);
     assert_eq!(
         page.answer.title(),
@@ -311,10 +300,7 @@ async fn the_token_endpoint_failing_shows_a_page_whose_start_again_begins_a_new_
 
     // The IdP is well again: "Start again" leads through a new login to the client.
     state.idp.misbehave(Misbehaviour::None);
-    let reached = browser
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .reached();
+    let reached = log_in(&browser, "eng").await;
     let (_, homeserver) = token_and_homeserver(&reached);
     assert_eq!(homeserver, state.eng.client_url());
 }
@@ -392,11 +378,7 @@ async fn a_callback_in_another_browser_is_refused_and_leaves_the_login_to_its_ow
 #[actix_web::test]
 async fn a_client_that_sends_the_token_to_the_bridge_is_logged_in_at_the_department() {
     let state = TestState::start().await;
-    let reached = state
-        .browser()
-        .drive(&TestState::start_url(None), "eng", CLIENT)
-        .await
-        .reached();
+    let reached = log_in(&state.browser(), "eng").await;
     let (token, _) = token_and_homeserver(&reached);
     let answer = state
         .router

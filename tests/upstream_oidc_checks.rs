@@ -8,13 +8,13 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
+use rsa::RsaPrivateKey;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use sso_bridge::config::{OidcUpstream, Secret};
 use sso_bridge::outbound::back_channel_client;
 use sso_bridge::upstream::UpstreamError;
 use sso_bridge::upstream::oidc::{OidcClient, UpstreamRequestSecrets};
+use sso_bridge_testing::jwt::sign;
 
 struct Idp {
     issuer: String,
@@ -31,22 +31,6 @@ enum TokenAnswer {
     IdToken(String),
     Redirect,
     Error,
-}
-
-fn sign(key: &RsaPrivateKey, kid: &str, claims: &Value) -> String {
-    let header = json!({ "alg": "RS256", "kid": kid, "typ": "JWT" });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = key
-        .sign(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(input.as_bytes()),
-        )
-        .unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
 async fn discovery(idp: web::Data<Idp>) -> HttpResponse {

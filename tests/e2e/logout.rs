@@ -202,23 +202,6 @@ fn idp_key() -> rsa::RsaPrivateKey {
         .unwrap()
 }
 
-/// A compact JWS over `header` and `claims`, RS256 with `key`.
-fn jws(key: &rsa::RsaPrivateKey, header: &Value, claims: &Value) -> String {
-    use sha2::Digest;
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = key
-        .sign(
-            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-            &sha2::Sha256::digest(input.as_bytes()),
-        )
-        .unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
 /// POSTs a logout token to the bridge's back-channel logout endpoint.
 async fn send_logout_token(token: &str) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
@@ -253,7 +236,12 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
         })
     };
     // The harness is right: a well-made token is taken (no session matches: 200 still).
-    let (status, body) = send_logout_token(&jws(&key, &header, &good("ok-1"))).await;
+    let (status, body) = send_logout_token(&sso_bridge_testing::jwt::sign_with_header(
+        &key,
+        &header,
+        &good("ok-1"),
+    ))
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let other_key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
@@ -268,12 +256,16 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "another key",
-            jws(&other_key, &header, &with(serde_json::json!({}))),
+            sso_bridge_testing::jwt::sign_with_header(
+                &other_key,
+                &header,
+                &with(serde_json::json!({})),
+            ),
             "signature",
         ),
         (
             "another audience",
-            jws(
+            sso_bridge_testing::jwt::sign_with_header(
                 &key,
                 &header,
                 &with(serde_json::json!({ "aud": "someone-else" })),
@@ -282,7 +274,7 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
         ),
         (
             "another issuer",
-            jws(
+            sso_bridge_testing::jwt::sign_with_header(
                 &key,
                 &header,
                 &with(serde_json::json!({ "iss": "https://evil.example" })),
@@ -291,12 +283,16 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
         ),
         (
             "a nonce",
-            jws(&key, &header, &with(serde_json::json!({ "nonce": "n" }))),
+            sso_bridge_testing::jwt::sign_with_header(
+                &key,
+                &header,
+                &with(serde_json::json!({ "nonce": "n" })),
+            ),
             "nonce",
         ),
         (
             "an hour old",
-            jws(
+            sso_bridge_testing::jwt::sign_with_header(
                 &key,
                 &header,
                 &with(serde_json::json!({ "iat": now - 3600 })),
@@ -305,17 +301,21 @@ async fn forged_old_replayed_or_misaddressed_logout_tokens_are_refused() {
         ),
         (
             "no event",
-            jws(&key, &header, &with(serde_json::json!({ "events": {} }))),
+            sso_bridge_testing::jwt::sign_with_header(
+                &key,
+                &header,
+                &with(serde_json::json!({ "events": {} })),
+            ),
             "events",
         ),
         (
             "a replayed jti",
-            jws(&key, &header, &good("ok-1")),
+            sso_bridge_testing::jwt::sign_with_header(&key, &header, &good("ok-1")),
             "replay",
         ),
         (
             "a key URL to fetch",
-            jws(
+            sso_bridge_testing::jwt::sign_with_header(
                 &key,
                 &serde_json::json!({ "alg": "RS256", "jku": tripwires.http_url() }),
                 &with(serde_json::json!({})),

@@ -19,7 +19,16 @@ pub fn test_key() -> &'static RsaPrivateKey {
 
 /// A compact RS256 JWS of `claims`, with `kid` in its header.
 pub fn sign(key: &RsaPrivateKey, kid: &str, claims: &Value) -> String {
-    let header = json!({ "alg": "RS256", "kid": kid, "typ": "JWT" });
+    sign_with_header(
+        key,
+        &json!({ "alg": "RS256", "kid": kid, "typ": "JWT" }),
+        claims,
+    )
+}
+
+/// A compact JWS over `header` (whatever it says) and `claims`, signed RS256
+/// with `key`: for tokens whose header is the point of the test.
+pub fn sign_with_header(key: &RsaPrivateKey, header: &Value, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
