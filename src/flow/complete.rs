@@ -4,7 +4,6 @@
 use super::{BrowserSecret, ClientRedirect, FlowContext, FlowError, FlowState, Next, Origin};
 use crate::crypto::hash_secret;
 use crate::ids::FlowId;
-use crate::store::Flow;
 
 /// Synapse tokens are `syl_` plus about 40 characters; anything far longer is not a token.
 const MAX_LOGIN_TOKEN_LEN: usize = 512;
@@ -16,7 +15,7 @@ pub async fn complete(
     login_token: Option<&str>,
 ) -> Result<Next, FlowError> {
     let now = ctx.now();
-    let (flow, browser) = own_flow(ctx, browser, flow_id, now).await?;
+    let (flow, browser) = super::browser_flow(ctx, browser, &FlowId::from(flow_id)).await?;
     let login_token = login_token
         .filter(|t| !t.is_empty() && t.len() <= MAX_LOGIN_TOKEN_LEN)
         .ok_or(FlowError::BadLoginToken)?;
@@ -82,7 +81,7 @@ pub async fn confirm(
     flow_id: &str,
 ) -> Result<Next, FlowError> {
     let now = ctx.now();
-    let (flow, browser) = own_flow(ctx, browser, flow_id, now).await?;
+    let (flow, browser) = super::browser_flow(ctx, browser, &FlowId::from(flow_id)).await?;
     if !matches!(flow.state, FlowState::Completed(_)) {
         return Err(FlowError::OutOfOrder);
     }
@@ -100,23 +99,4 @@ pub async fn confirm(
         .ok_or(FlowError::Expired)?;
     let host = ClientRedirect::parse(url.as_str())?.display_host();
     Ok(Next::Confirm { url, host })
-}
-
-/// The live flow `flow_id`, if it belongs to this browser.
-async fn own_flow<'b>(
-    ctx: &FlowContext<'_>,
-    browser: Option<&'b BrowserSecret>,
-    flow_id: &str,
-    now: i64,
-) -> Result<(Flow, &'b BrowserSecret), FlowError> {
-    let flow = ctx
-        .store
-        .flow(&FlowId::from(flow_id), now)
-        .await?
-        .ok_or(FlowError::Expired)?;
-    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
-    if flow.browser_hash != browser.hash() {
-        return Err(FlowError::WrongBrowser);
-    }
-    Ok((flow, browser))
 }

@@ -45,21 +45,23 @@ use crate::ids::FlowId;
 /// A login as stored, and its states with their data.
 pub use crate::store::{Flow, FlowState, Login, Origin};
 
-/// A flow that has not expired, if it belongs to this browser.
-async fn browser_flow(
+/// A flow that has not expired, if it belongs to this browser (which must
+/// have its cookie: an expired flow is said first, a missing cookie next).
+async fn browser_flow<'b>(
     ctx: &FlowContext<'_>,
-    browser: &BrowserSecret,
+    browser: Option<&'b BrowserSecret>,
     flow_id: &FlowId,
-) -> Result<Flow, FlowError> {
+) -> Result<(Flow, &'b BrowserSecret), FlowError> {
     let flow = ctx
         .store
         .flow(flow_id, ctx.now())
         .await?
         .ok_or(FlowError::Expired)?;
+    let browser = browser.ok_or(FlowError::NoBrowserSession)?;
     if flow.browser_hash != browser.hash() {
         return Err(FlowError::WrongBrowser);
     }
-    Ok(flow)
+    Ok((flow, browser))
 }
 
 /// What the browser should see next.

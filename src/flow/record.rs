@@ -30,7 +30,7 @@ pub(super) async fn store_flow(
     if inserted {
         tracing::info!(flow = %pending.id, "login started");
     } else {
-        super::browser_flow(ctx, browser, &pending.id).await?;
+        super::browser_flow(ctx, Some(browser), &pending.id).await?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ pub async fn resume(
     department: Option<&str>,
 ) -> Result<Next, FlowError> {
     let flow_id = FlowId::from(flow_id);
-    let flow = super::browser_flow(ctx, browser, &flow_id).await?;
+    let (flow, _) = super::browser_flow(ctx, Some(browser), &flow_id).await?;
     match (&flow.state, &flow.origin) {
         // Refused before the university login: on to the department's IdP,
         // or back to the picker.

@@ -4,6 +4,7 @@
 
 use std::process::{Child, Command};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 
 type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
@@ -48,10 +49,26 @@ pub fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// A free TCP port on 127.0.0.1 (released before use; fine on a test machine).
+/// Ports handed to peers that bind them later come from below the kernel's
+/// ephemeral range (32768 and up on Linux): a port the kernel picks (`:0`) is
+/// also what it gives outgoing connections as their source port, so between
+/// this choice and the peer's bind, one of the tests' own connections could
+/// take it ("Address already in use", seen once in CI).
+const PEER_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A free TCP port on 127.0.0.1 for a peer to bind: never the same twice in
+/// one process, each checked free when handed out.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(PEER_PORTS.end - PEER_PORTS.start);
+    // Each test process starts elsewhere in the range (they may overlap in time).
+    let offset = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = PEER_PORTS.start + u16::try_from((offset + step) % span).unwrap_or(0);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {PEER_PORTS:?}");
 }
