@@ -289,10 +289,11 @@ async fn the_token_endpoint_failing_shows_a_page_whose_start_again_begins_a_new_
     state.idp.misbehave(Misbehaviour::TokenEndpointFails);
     let browser = state.browser();
     let page = stopped_at(&browser, "eng").await;
+    // A 500 is the IdP being unavailable, not an answer that failed verification.
     assert_eq!(page.answer.status, 502, "{}", page.answer.body);
     assert_eq!(
         page.answer.title(),
-        "The university login could not be verified"
+        "The university login service is not answering"
     );
     assert_offers_to_start_again(&page);
     assert_eq!(state.idp.token_requests(), 1);

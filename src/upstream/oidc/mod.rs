@@ -2,6 +2,7 @@
 //! authorization code with PKCE S256, state, nonce, issuer and id_token checks.
 
 mod logout_token;
+mod token_client;
 
 use std::time::{Duration, Instant};
 
@@ -239,7 +240,7 @@ impl OidcClient {
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| UpstreamError::Discovery(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(secrets.pkce_verifier.to_owned()))
-            .request_async(&self.http)
+            .request_async(&token_client::TokenEndpointClient(&self.http))
             .await
             .map_err(|e| match e {
                 openidconnect::RequestTokenError::ServerResponse(r) => {
