@@ -19,12 +19,7 @@ impl Answer {
         let headers = response
             .headers()
             .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_ascii_lowercase(),
-                    value.to_str().unwrap_or_default().to_owned(),
-                )
-            })
+            .map(|(name, value)| header(name.as_str(), value.to_str().ok()))
             .collect();
         let body = actix_web::test::read_body(response).await;
         Self {
@@ -40,12 +35,7 @@ impl Answer {
         let headers = response
             .headers()
             .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_ascii_lowercase(),
-                    value.to_str().unwrap_or_default().to_owned(),
-                )
-            })
+            .map(|(name, value)| header(name.as_str(), value.to_str().ok()))
             .collect();
         let body = response.text().await.unwrap_or_default();
         Self {
@@ -131,4 +121,13 @@ impl Answer {
             .collect();
         words.join(" ")
     }
+}
+
+/// One header as an answer keeps it (actix and reqwest have header types of
+/// their own): the name in lower case, a value that is not text as empty.
+fn header(name: &str, value: Option<&str>) -> (String, String) {
+    (
+        name.to_ascii_lowercase(),
+        value.unwrap_or_default().to_owned(),
+    )
 }

@@ -15,18 +15,31 @@ client_secret = "secret"
 "#,
     );
     for (id, name, homeserver) in departments {
-        config.push_str(&format!(
-            r#"[[departments]]
+        let secret = format!("{id}-client-secret-0123456789");
+        config.push_str(&department(id, name, &secret, "university", homeserver));
+    }
+    config
+}
+
+/// One `[[departments]]` behind `upstream`, admitting those whose `department`
+/// claim is its id; its homeserver's server name is `{id}.test`.
+pub fn department(
+    id: &str,
+    name: &str,
+    client_secret: &str,
+    upstream: &str,
+    homeserver: &str,
+) -> String {
+    format!(
+        r#"[[departments]]
 id = "{id}"
 name = "{name}"
-client_secret = "{id}-client-secret-0123456789"
-upstream = "university"
+client_secret = "{client_secret}"
+upstream = "{upstream}"
 membership = {{ claim = "department", any_of = ["{id}"] }}
 homeserver = {{ base_url = "{homeserver}", server_name = "{id}.test" }}
 "#
-        ));
-    }
-    config
+    )
 }
 
 /// The sealed login a picker page carries in its forms.

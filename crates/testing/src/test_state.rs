@@ -164,17 +164,12 @@ scopes = ["openid", "profile"]
     );
     for homeserver in homeservers {
         let id = homeserver.department();
-        config.push_str(&format!(
-            r#"[[departments]]
-id = "{id}"
-name = "Department {id}"
-client_secret = "{secret}"
-upstream = "{UPSTREAM}"
-membership = {{ claim = "department", any_of = ["{id}"] }}
-homeserver = {{ base_url = "{url}", server_name = "{id}.test" }}
-"#,
-            secret = homeserver.client_secret(),
-            url = homeserver.base_url(),
+        config.push_str(&crate::inprocess::department(
+            id,
+            &format!("Department {id}"),
+            homeserver.client_secret(),
+            UPSTREAM,
+            homeserver.base_url(),
         ));
     }
     config
